@@ -1,0 +1,1 @@
+"""Channel connectors (web chat, WhatsApp Cloud API, email): one package per channel."""

@@ -1,0 +1,1 @@
+"""Shell code shared by every processor and connector: settings, errors, logs, Kafka, Postgres."""

@@ -1,0 +1,102 @@
+"""Kafka clients built from the settings: idempotent producers, consumers, topic declaration.
+
+Every producer acolhe makes is idempotent with acks=all: a retried send never writes a
+record twice and an acknowledged record is on every in-sync replica.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from streams.shared.errors import BadInput, RetriableInfrastructureError
+from streams.shared.settings import KafkaSettings
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int = 6
+    replication_factor: int = 1
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def make_producer(kafka: KafkaSettings, **overrides: object) -> AIOKafkaProducer:
+    options: dict[str, object] = {
+        **kafka.client_options(),
+        "enable_idempotence": True,
+        "acks": "all",
+        "linger_ms": 5,
+        "max_batch_size": 256 * 1024,
+    }
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
+
+
+def make_consumer(kafka: KafkaSettings, *topics: str, group_id: str | None,
+                  **overrides: object) -> AIOKafkaConsumer:
+    options: dict[str, object] = {
+        **kafka.client_options(),
+        "group_id": group_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "isolation_level": "read_committed",
+        "max_poll_records": 2000,
+        "fetch_max_bytes": 16 * 1024 * 1024,
+    }
+    options.update(overrides)
+    return AIOKafkaConsumer(*topics, **options)
+
+
+async def ensure_topics(kafka: KafkaSettings, specs: Iterable[TopicSpec]) -> None:
+    """Create the topics that do not exist yet; existing ones are left as they are."""
+    admin = AIOKafkaAdminClient(**kafka.client_options())
+    try:
+        await admin.start()
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(s.name, s.partitions, s.replication_factor, topic_configs=s.config)
+            for s in specs
+            if s.name not in existing
+        ]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # created concurrently by another process: that is what we wanted
+    except KafkaError as exc:
+        raise RetriableInfrastructureError(f"could not declare Kafka topics: {exc!r}") from exc
+    finally:
+        await admin.close()
+
+
+async def delete_topics(kafka: KafkaSettings, names: Iterable[str]) -> None:
+    admin = AIOKafkaAdminClient(**kafka.client_options())
+    try:
+        await admin.start()
+        await admin.delete_topics(list(names))
+    except KafkaError as exc:
+        raise RetriableInfrastructureError(f"could not delete Kafka topics: {exc!r}") from exc
+    finally:
+        await admin.close()
+
+
+
+async def topic_partitions(kafka: KafkaSettings, topic: str) -> list[int]:
+    """The partition numbers of `topic`, asked of the broker; BadInput if it does not exist."""
+    admin = AIOKafkaAdminClient(**kafka.client_options())
+    try:
+        await admin.start()
+        described = await admin.describe_topics([topic])
+    except KafkaError as exc:
+        raise RetriableInfrastructureError(f"could not describe topic {topic!r}: {exc!r}") from exc
+    finally:
+        await admin.close()
+    for entry in described:
+        if entry["topic"] == topic and entry["error_code"] == 0 and entry["partitions"]:
+            return sorted(p["partition"] for p in entry["partitions"])
+    raise BadInput(f"Kafka topic {topic!r} does not exist")
