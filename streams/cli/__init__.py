@@ -48,8 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("ACOLHE_DEBUG"):
             raise
-        print(f"acolhe: internal error: {exc!r}; rerun with ACOLHE_DEBUG=1 for the traceback "
-              "and report it", file=sys.stderr)
+        print(
+            f"acolhe: internal error: {exc!r}; rerun with ACOLHE_DEBUG=1 for the traceback "
+            "and report it",
+            file=sys.stderr,
+        )
         return 70
     return code
 

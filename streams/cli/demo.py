@@ -49,15 +49,22 @@ async def _run(settings: Settings, records: int, keys: int) -> int:
     try:
         await smoke.prepare(conn, schema)
         produce_s = await smoke.publish(settings.kafka, topic, records=records, keys=keys)
-        print(f"published {records} records for {keys} contacts to {topic} "
-              f"in {produce_s:.2f}s ({records / produce_s:,.0f}/s, idempotent, acks=all)")
-        consume_s = await smoke.consume_into_postgres(settings.kafka, conn, topic, schema,
-                                                      expected=records)
-        print(f"consumed and wrote them to Postgres ({schema}.smoke_records) in {consume_s:.2f}s "
-              f"({records / consume_s:,.0f}/s, offsets committed with the rows)")
+        print(
+            f"published {records} records for {keys} contacts to {topic} "
+            f"in {produce_s:.2f}s ({records / produce_s:,.0f}/s, idempotent, acks=all)"
+        )
+        consume_s = await smoke.consume_into_postgres(
+            settings.kafka, conn, topic, schema, expected=records
+        )
+        print(
+            f"consumed and wrote them to Postgres ({schema}.smoke_records) in {consume_s:.2f}s "
+            f"({records / consume_s:,.0f}/s, offsets committed with the rows)"
+        )
         check = await smoke.verify(conn, schema)
-        print(f"check: {check.rows} rows, {check.distinct_records} distinct, "
-              f"{check.duplicated} duplicated, {check.out_of_order_keys} keys out of order")
+        print(
+            f"check: {check.rows} rows, {check.distinct_records} distinct, "
+            f"{check.duplicated} duplicated, {check.out_of_order_keys} keys out of order"
+        )
         if not check.holds(records):
             raise InfrastructureError("the smoke flow lost, repeated or reordered records")
         print("demo ok: every record arrived exactly once, in order per contact")

@@ -16,6 +16,11 @@ from streams.stack.manager import Stack
 def register(sub: Any) -> None:
     parser = sub.add_parser("stack", help="run the local Kafka broker and PostgreSQL server")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    prepare = actions.add_parser(
+        "prepare",
+        help="resolve the Kafka jars and check the Postgres binaries, without starting anything",
+    )
+    prepare.set_defaults(handler=_prepare)
     up = actions.add_parser("up", help="start Kafka and Postgres (what is not running yet)")
     up.set_defaults(handler=_up)
     down = actions.add_parser("down", help="stop Kafka and Postgres")
@@ -26,12 +31,19 @@ def register(sub: Any) -> None:
     status.set_defaults(handler=_status)
 
 
+def _prepare(args: argparse.Namespace) -> int:
+    stack = Stack(Settings.from_env())
+    jars = stack.kafka.classpath()
+    print(f"kafka     {stack.kafka.version(jars)}: {len(jars)} jars resolved")
+    print(f"postgres  {stack.postgres.version()}: binaries found")
+    return 0
+
+
 def _up(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     started = time.perf_counter()
     Stack(settings).up()
-    print(f"stack up in {time.perf_counter() - started:.1f}s "
-          f"(state in {settings.stack.state_dir})")
+    print(f"stack up in {time.perf_counter() - started:.1f}s (state in {settings.stack.state_dir})")
     return _status(argparse.Namespace(json=False))
 
 
@@ -49,7 +61,9 @@ def _status(args: argparse.Namespace) -> int:
     else:
         for c in components:
             state = "healthy" if c.healthy else ("unhealthy" if c.running else "stopped")
-            print(f"{c.name:9} {state:10} version {c.version or '?':8} at {c.address:16} "
-                  f"pid {c.pid or '-':<8} data {c.data_dir}")
+            print(
+                f"{c.name:9} {state:10} version {c.version or '?':8} at {c.address:16} "
+                f"pid {c.pid or '-':<8} data {c.data_dir}"
+            )
             print(f"{'':9} {c.detail}")
     return 0 if all(c.healthy for c in components) else 1

@@ -6,6 +6,7 @@ record twice and an acknowledged record is on every in-sync replica.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -37,8 +38,9 @@ def make_producer(kafka: KafkaSettings, **overrides: object) -> AIOKafkaProducer
     return AIOKafkaProducer(**options)
 
 
-def make_consumer(kafka: KafkaSettings, *topics: str, group_id: str | None,
-                  **overrides: object) -> AIOKafkaConsumer:
+def make_consumer(
+    kafka: KafkaSettings, *topics: str, group_id: str | None, **overrides: object
+) -> AIOKafkaConsumer:
     options: dict[str, object] = {
         **kafka.client_options(),
         "group_id": group_id,
@@ -64,10 +66,9 @@ async def ensure_topics(kafka: KafkaSettings, specs: Iterable[TopicSpec]) -> Non
             if s.name not in existing
         ]
         if missing:
-            try:
+            # Created concurrently by another process: that is what we wanted.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # created concurrently by another process: that is what we wanted
     except KafkaError as exc:
         raise RetriableInfrastructureError(f"could not declare Kafka topics: {exc!r}") from exc
     finally:
@@ -83,7 +84,6 @@ async def delete_topics(kafka: KafkaSettings, names: Iterable[str]) -> None:
         raise RetriableInfrastructureError(f"could not delete Kafka topics: {exc!r}") from exc
     finally:
         await admin.close()
-
 
 
 async def topic_partitions(kafka: KafkaSettings, topic: str) -> list[int]:

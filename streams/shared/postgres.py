@@ -37,8 +37,13 @@ async def create_pool(postgres: PostgresSettings, *, min_size: int = 1, max_size
         ) from exc
 
 
-async def copy_rows(conn: Any, table: str, columns: Sequence[str],
-                    rows: Sequence[Sequence[object]], *, schema: str | None = None) -> None:
+async def copy_rows(
+    conn: Any,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    *,
+    schema: str | None = None,
+) -> None:
     """Write `rows` into `table` with COPY (binary protocol): one round trip per batch."""
-    await conn.copy_records_to_table(table, records=rows, columns=list(columns),
-                                     schema_name=schema)
+    await conn.copy_records_to_table(table, records=rows, columns=list(columns), schema_name=schema)

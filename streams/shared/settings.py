@@ -13,15 +13,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TypeVar, cast, get_args
+from typing import Literal, cast, get_args
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from streams.shared.errors import ConfigurationError
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
-
-_T = TypeVar("_T", bound=str)
 
 DEFAULT_KAFKA_PORT = 19092
 DEFAULT_CONTROLLER_PORT = 19093
@@ -149,10 +147,16 @@ class Settings:
             java_home=Path(env["JAVA_HOME"]) if env.get("JAVA_HOME") else None,
             start_timeout_s=_positive_float(env, "ACOLHE_STACK_START_TIMEOUT", 90.0),
         )
-        protocol = _choice(env, "ACOLHE_KAFKA_SECURITY_PROTOCOL", SecurityProtocol, "PLAINTEXT")
+        protocol = cast(
+            SecurityProtocol,
+            _choice(env, "ACOLHE_KAFKA_SECURITY_PROTOCOL", SecurityProtocol, "PLAINTEXT"),
+        )
         mechanism: SaslMechanism | None = None
         if protocol.startswith("SASL_"):
-            mechanism = _choice(env, "ACOLHE_KAFKA_SASL_MECHANISM", SaslMechanism, "SCRAM-SHA-512")
+            mechanism = cast(
+                SaslMechanism,
+                _choice(env, "ACOLHE_KAFKA_SASL_MECHANISM", SaslMechanism, "SCRAM-SHA-512"),
+            )
             for name in ("ACOLHE_KAFKA_SASL_USERNAME", "ACOLHE_KAFKA_SASL_PASSWORD"):
                 if not env.get(name):
                     raise ConfigurationError(
@@ -180,7 +184,10 @@ class Settings:
                 "ACOLHE_POSTGRES_DSN must be a postgresql:// URL, "
                 "e.g. postgresql://acolhe:secret@db.example:5432/acolhe"
             )
-        log_format = _choice(env, "ACOLHE_LOG_FORMAT", Literal["json", "text"], "json")
+        log_format = cast(
+            Literal["json", "text"],
+            _choice(env, "ACOLHE_LOG_FORMAT", Literal["json", "text"], "json"),
+        )
         return cls(
             kafka=kafka,
             postgres=PostgresSettings(dsn=Secret(dsn)),
@@ -265,9 +272,9 @@ def _path(env: Mapping[str, str], name: str) -> Path | None:
     return Path(raw) if raw else None
 
 
-def _choice(env: Mapping[str, str], name: str, literal: object, default: _T) -> _T:
+def _choice(env: Mapping[str, str], name: str, literal: object, default: str) -> str:
     allowed = get_args(literal)
     raw = env.get(name) or default
     if raw not in allowed:
         raise ConfigurationError(f"{name}={raw!r} is not one of {', '.join(allowed)}")
-    return cast(_T, raw)
+    return raw

@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from typing import Any
 
 from streams.shared.errors import StackError
 from streams.shared.settings import KafkaSettings, StackSettings
@@ -64,8 +65,14 @@ class LocalKafka:
         mvn = tools.find_maven()
         self.home.mkdir(parents=True, exist_ok=True)
         argv = [
-            str(mvn.path), "-q", "-B", "-f", str(pom), "dependency:build-classpath",
-            "-Dmdep.includeScope=runtime", f"-Dmdep.outputFile={cache}",
+            str(mvn.path),
+            "-q",
+            "-B",
+            "-f",
+            str(pom),
+            "dependency:build-classpath",
+            "-Dmdep.includeScope=runtime",
+            f"-Dmdep.outputFile={cache}",
         ]
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)
@@ -102,11 +109,16 @@ class LocalKafka:
         config = self._write_config()
         self._format(java.path, jars, config)
         argv = [
-            str(java.path), *self._jvm_options(), "-cp", os.pathsep.join(map(str, jars)),
-            "kafka.Kafka", str(config),
+            str(java.path),
+            *self._jvm_options(),
+            "-cp",
+            os.pathsep.join(map(str, jars)),
+            "kafka.Kafka",
+            str(config),
         ]
-        process.spawn(argv, log_file=self.log_dir / "stdout.log", pid_file=self.pid_file,
-                      env=self._env())
+        process.spawn(
+            argv, log_file=self.log_dir / "stdout.log", pid_file=self.pid_file, env=self._env()
+        )
         self._wait_ready()
 
     def stop(self, timeout_s: float = 45.0) -> None:
@@ -126,17 +138,33 @@ class LocalKafka:
             version = None
         cluster_id = self._cluster_id()
         if pid is None and kafka is None:
-            return KafkaHealth(False, False, None, address, version, cluster_id, self.data_dir,
-                               "not running")
+            return KafkaHealth(
+                False, False, None, address, version, cluster_id, self.data_dir, "not running"
+            )
         try:
             info = asyncio.run(describe_cluster(kafka or self._client_settings()))
-        except Exception as exc:  # noqa: BLE001 - any failure means unhealthy; say which
-            return KafkaHealth(pid is not None, False, pid, address, version, cluster_id,
-                               self.data_dir, f"does not answer: {exc!r}")
+        except Exception as exc:
+            return KafkaHealth(
+                pid is not None,
+                False,
+                pid,
+                address,
+                version,
+                cluster_id,
+                self.data_dir,
+                f"does not answer: {exc!r}",
+            )
         brokers = info.get("brokers", [])
-        return KafkaHealth(True, True, pid, address, version, info.get("cluster_id") or cluster_id,
-                           self.data_dir,
-                           f"{len(brokers)} broker(s), controller {info.get('controller_id')}")
+        return KafkaHealth(
+            True,
+            True,
+            pid,
+            address,
+            version,
+            info.get("cluster_id") or cluster_id,
+            self.data_dir,
+            f"{len(brokers)} broker(s), controller {info.get('controller_id')}",
+        )
 
     # -- internals --------------------------------------------------------------------------
 
@@ -150,10 +178,16 @@ class LocalKafka:
     def _jvm_options(self) -> list[str]:
         heap = self.stack.kafka_heap
         return [
-            f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-            "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
+            f"-Xmx{heap}",
+            f"-Xms{heap}",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-XX:InitiatingHeapOccupancyPercent=35",
+            "-XX:+ExplicitGCInvokesConcurrent",
             # Two cores: keep the JVM's own thread pools small.
-            "-XX:ParallelGCThreads=2", "-XX:ConcGCThreads=1", "-XX:CICompilerCount=2",
+            "-XX:ParallelGCThreads=2",
+            "-XX:ConcGCThreads=1",
+            "-XX:CICompilerCount=2",
             "-Djava.awt.headless=true",
             f"-Dkafka.logs.dir={self.log_dir}",
             f"-Dlog4j2.configurationFile={KAFKA_DEPLOY / 'log4j2.properties'}",
@@ -186,15 +220,26 @@ class LocalKafka:
             return
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         argv = [
-            str(java), "-Xmx256m", f"-Dkafka.logs.dir={self.log_dir}",
+            str(java),
+            "-Xmx256m",
+            f"-Dkafka.logs.dir={self.log_dir}",
             f"-Dlog4j2.configurationFile={KAFKA_DEPLOY / 'log4j2.properties'}",
-            "-cp", os.pathsep.join(map(str, jars)),
-            "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config),
+            "-cp",
+            os.pathsep.join(map(str, jars)),
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(config),
         ]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False,
-                              env=self._env())
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=120, check=False, env=self._env()
+        )
         if done.returncode != 0:
-            raise StackError(f"formatting Kafka storage failed:\n{(done.stdout + done.stderr)[-2000:]}")
+            raise StackError(
+                f"formatting Kafka storage failed:\n{(done.stdout + done.stderr)[-2000:]}"
+            )
 
     def _wait_ready(self) -> None:
         def ready() -> bool:
@@ -203,13 +248,14 @@ class LocalKafka:
                 raise StackError(
                     "the Kafka broker exited during start-up; last lines of its log:\n"
                     + process.tail(self.log_dir / "server.log")
-                    + "\n" + process.tail(self.log_dir / "stdout.log")
+                    + "\n"
+                    + process.tail(self.log_dir / "stdout.log")
                 )
             if not process.port_open("127.0.0.1", self.stack.kafka_port):
                 return False
             try:
                 asyncio.run(describe_cluster(self._client_settings()))
-            except Exception:  # noqa: BLE001 - not ready yet; keep waiting
+            except Exception:
                 return False
             return True
 
@@ -220,7 +266,7 @@ class LocalKafka:
             )
 
 
-async def describe_cluster(kafka: KafkaSettings, timeout_s: float = 5.0) -> dict[str, object]:
+async def describe_cluster(kafka: KafkaSettings, timeout_s: float = 5.0) -> dict[str, Any]:
     """Ask the broker for its cluster id, brokers and controller (a real Kafka request)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
@@ -229,7 +275,7 @@ async def describe_cluster(kafka: KafkaSettings, timeout_s: float = 5.0) -> dict
     admin = AIOKafkaAdminClient(**options)
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
-        info: dict[str, object] = await asyncio.wait_for(admin.describe_cluster(), timeout_s)
+        info: dict[str, Any] = await asyncio.wait_for(admin.describe_cluster(), timeout_s)
         return info
     finally:
         await admin.close()

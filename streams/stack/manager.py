@@ -54,11 +54,26 @@ class Stack:
         k = self.kafka.health(s.kafka if kafka_external else None)
         p = self.postgres.health(s.postgres.dsn.reveal() if pg_external else None)
         return [
-            ComponentStatus("kafka", k.healthy, k.running, k.version, k.address,
-                            str(k.data_dir) if not kafka_external else "(external)", k.pid,
-                            k.detail + (f"; cluster {k.cluster_id}" if k.cluster_id else ""),
-                            kafka_external),
-            ComponentStatus("postgres", p.healthy, p.running, p.version, p.address,
-                            str(p.data_dir) if not pg_external else "(external)", p.pid,
-                            p.detail, pg_external),
+            ComponentStatus(
+                "kafka",
+                k.healthy,
+                k.running,
+                k.version,
+                k.address,
+                str(k.data_dir) if not kafka_external else "(external)",
+                k.pid,
+                k.detail + (f"; cluster {k.cluster_id}" if k.cluster_id else ""),
+                kafka_external,
+            ),
+            ComponentStatus(
+                "postgres",
+                p.healthy,
+                p.running,
+                p.version,
+                p.address,
+                str(p.data_dir) if not pg_external else "(external)",
+                p.pid,
+                p.detail,
+                pg_external,
+            ),
         ]

