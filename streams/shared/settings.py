@@ -9,6 +9,7 @@ Must not depend on Kafka, Postgres or HTTP libraries.
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -98,6 +99,17 @@ class PostgresSettings:
 
 
 @dataclass(frozen=True)
+class ContractSettings:
+    """How events are framed on Kafka, and the key that wraps citizens' data keys."""
+
+    framing: Literal["single-object", "confluent"] = "single-object"
+    schema_registry_url: str | None = None
+    schema_registry_username: str | None = None
+    schema_registry_password: Secret | None = None
+    master_key: Secret | None = None
+
+
+@dataclass(frozen=True)
 class StackSettings:
     """Where and how the local stack runs (`acolhe stack ...`)."""
 
@@ -127,6 +139,7 @@ class Settings:
     kafka: KafkaSettings
     postgres: PostgresSettings
     stack: StackSettings
+    contract: ContractSettings = field(default_factory=ContractSettings)
     log_format: Literal["json", "text"] = "json"
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -188,10 +201,35 @@ class Settings:
             Literal["json", "text"],
             _choice(env, "ACOLHE_LOG_FORMAT", Literal["json", "text"], "json"),
         )
+        framing = cast(
+            Literal["single-object", "confluent"],
+            _choice(
+                env, "ACOLHE_AVRO_FRAMING", Literal["single-object", "confluent"], "single-object"
+            ),
+        )
+        registry = env.get("ACOLHE_SCHEMA_REGISTRY_URL") or None
+        if framing == "confluent" and not registry:
+            raise ConfigurationError(
+                "ACOLHE_SCHEMA_REGISTRY_URL is required when ACOLHE_AVRO_FRAMING=confluent, "
+                "e.g. http://registry.example:8081"
+            )
+        master = env.get("ACOLHE_MASTER_KEY") or None
+        if master is not None:
+            _check_master_key(master)
+        contract = ContractSettings(
+            framing=framing,
+            schema_registry_url=registry,
+            schema_registry_username=env.get("ACOLHE_SCHEMA_REGISTRY_USERNAME") or None,
+            schema_registry_password=Secret(env["ACOLHE_SCHEMA_REGISTRY_PASSWORD"])
+            if env.get("ACOLHE_SCHEMA_REGISTRY_PASSWORD")
+            else None,
+            master_key=Secret(master) if master else None,
+        )
         return cls(
             kafka=kafka,
             postgres=PostgresSettings(dsn=Secret(dsn)),
             stack=stack,
+            contract=contract,
             log_format=log_format,
             env=env,
         )
@@ -216,7 +254,28 @@ class Settings:
             "kafka.sasl_password": "***" if self.kafka.sasl_password else None,
             "postgres.dsn": self.postgres.display_dsn,
             "stack.state_dir": str(self.stack.state_dir),
+            "contract.framing": self.contract.framing,
+            "contract.schema_registry_url": self.contract.schema_registry_url,
+            "contract.master_key": "***" if self.contract.master_key else None,
         }
+
+    def master_key(self) -> bytes:
+        """The 32-byte key that wraps citizens' data keys.
+
+        From ACOLHE_MASTER_KEY (base64) when set, which production must do; otherwise the
+        local stack's own key in <state dir>/master.key, made on first use (mode 0600).
+        """
+        if self.contract.master_key is not None:
+            return base64.b64decode(self.contract.master_key.reveal())
+        path = self.stack.state_dir / "master.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(base64.b64encode(os.urandom(32)))
+        raw = path.read_text().strip()
+        _check_master_key(raw, source=str(path))
+        return base64.b64decode(raw)
 
 
 def mask_dsn(dsn: str) -> str:
@@ -230,6 +289,18 @@ def mask_dsn(dsn: str) -> str:
         host = f"[{host}]"
     netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _check_master_key(raw: str, source: str = "ACOLHE_MASTER_KEY") -> None:
+    try:
+        ok = len(base64.b64decode(raw, validate=True)) == 32
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigurationError(
+            f"{source} must be 32 random bytes in base64, e.g. the output of "
+            "`python -c 'import os,base64;print(base64.b64encode(os.urandom(32)).decode())'`"
+        )
 
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:

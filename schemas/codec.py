@@ -1,0 +1,332 @@
+"""Encoding and decoding acolhe events with fastavro.
+
+Two framings, chosen by the `ACOLHE_AVRO_FRAMING` setting:
+- `single-object` (default, needs no server): Avro single-object encoding, the marker
+  C3 01, the 8-byte little-endian CRC-64-AVRO (Rabin) fingerprint of the writer schema's
+  Parsing Canonical Form, then the Avro binary body;
+- `confluent`: magic byte 0, the 4-byte big-endian schema id a schema registry gave,
+  then the body (see `schemas.registry`).
+
+Steps of `encode`, in order: look up the current schema of the event; seal the personal
+fields with the subject's data key; write the body (schemas parsed once, cached); frame it.
+Steps of `decode`: check the size; read the frame; find the writer schema by fingerprint or
+id (any released version); read the body, resolving to the current schema; require every
+byte consumed; open the personal fields when a key ring is given.
+
+Every failure on bad bytes is a `DecodeError` (or `UnknownEvent`) with the reason, in time
+and memory bounded by the input size (`max_bytes` caps it). This module and the others in
+`schemas/` are the only ones that import fastavro.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import fastavro
+import orjson
+from fastavro.schema import fingerprint as _fingerprint
+from fastavro.schema import to_parsing_canonical_form
+from fastavro.validation import ValidationError, validate
+
+from schemas.errors import DecodeError, EncodeError, UnknownEvent
+from schemas.personal import KeyRing, seal, unseal
+
+SINGLE_OBJECT_MARKER: Final = b"\xc3\x01"
+CONFLUENT_MAGIC: Final = 0
+DEFAULT_MAX_BYTES: Final = 8 * 1024 * 1024
+AVRO_DIR: Final = Path(__file__).resolve().parent / "avro"
+RELEASES_DIR: Final = Path(__file__).resolve().parent / "releases"
+Framing = Literal["single-object", "confluent"]
+
+# A plan says where the personal fields of a record are: (field, kind, sub-plan).
+_LEAF, _RECORD, _ARRAY = 0, 1, 2
+Plan = tuple[tuple[str, int, "Plan"], ...]
+
+
+@dataclass(frozen=True)
+class EventSchema:
+    """One version of one event's schema, parsed once."""
+
+    name: str
+    version: int
+    raw: Mapping[str, Any]
+    parsed: Any
+    fingerprint: bytes
+    personal: Plan
+
+    @property
+    def has_personal(self) -> bool:
+        return bool(self.personal)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    name: str
+    version: int
+    record: dict[str, Any]
+
+
+def load_schema(raw: Mapping[str, Any]) -> EventSchema:
+    parsed = fastavro.parse_schema(dict(raw), _write_hint=False)
+    canonical = to_parsing_canonical_form(parsed)
+    fp = bytes.fromhex(_fingerprint(canonical, "CRC-64-AVRO"))[::-1]  # little-endian on the wire
+    return EventSchema(
+        name=str(raw["name"]),
+        version=int(raw.get("acolhe.version", 1)),
+        raw=raw,
+        parsed=parsed,
+        fingerprint=fp,
+        personal=_plan(raw),
+    )
+
+
+class SchemaSet:
+    """Every event's current schema, and every released version by fingerprint."""
+
+    def __init__(
+        self, current: Iterable[EventSchema], released: Iterable[EventSchema] = ()
+    ) -> None:
+        self._current = {s.name: s for s in current}
+        self._by_fingerprint = {s.fingerprint: s for s in released}
+        self._by_fingerprint.update({s.fingerprint: s for s in self._current.values()})
+
+    @classmethod
+    def from_dirs(cls, avro_dir: Path = AVRO_DIR, releases_dir: Path = RELEASES_DIR) -> SchemaSet:
+        current = [
+            load_schema(orjson.loads(p.read_bytes())) for p in sorted(avro_dir.glob("*.avsc"))
+        ]
+        released = (
+            [
+                load_schema(orjson.loads(p.read_bytes()))
+                for p in sorted(releases_dir.glob("*/v*.avsc"))
+            ]
+            if releases_dir.exists()
+            else []
+        )
+        return cls(current, released)
+
+    def names(self) -> list[str]:
+        return sorted(self._current)
+
+    def current(self, name: str) -> EventSchema:
+        try:
+            return self._current[name]
+        except KeyError:
+            raise UnknownEvent(f"no schema for event {name!r}") from None
+
+    def by_fingerprint(self, fp: bytes) -> EventSchema | None:
+        return self._by_fingerprint.get(fp)
+
+    def versions(self) -> list[EventSchema]:
+        return list(self._by_fingerprint.values())
+
+
+class Codec:
+    def __init__(
+        self,
+        schemas: SchemaSet,
+        *,
+        framing: Framing = "single-object",
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        self.schemas = schemas
+        self.framing = framing
+        self.max_bytes = max_bytes
+        self._ids: dict[str, int] = {}  # event name -> registry id of its current schema
+        self._by_id: dict[int, EventSchema] = {}
+
+    @property
+    def content_type(self) -> str:
+        return f"application/avro; framing={self.framing}"
+
+    # -- registry ids (confluent framing) ---------------------------------------------------
+
+    def learn_id(self, schema_id: int, schema: EventSchema) -> None:
+        """Record that the registry knows `schema` as `schema_id`."""
+        self._by_id[schema_id] = schema
+        if self.schemas.current(schema.name).fingerprint == schema.fingerprint:
+            self._ids[schema.name] = schema_id
+
+    def knows_id(self, schema_id: int) -> bool:
+        return schema_id in self._by_id
+
+    # -- encode -----------------------------------------------------------------------------
+
+    def encode(self, name: str, record: Mapping[str, Any], keyring: KeyRing | None = None) -> bytes:
+        """The framed Avro bytes of `record` as the current version of event `name`."""
+        schema = self.schemas.current(name)
+        if schema.has_personal:
+            if keyring is None:
+                raise EncodeError(f"{name} has personal fields: a key ring is needed to encode it")
+            subject = record.get("subject_id")
+            if not isinstance(subject, str) or not subject:
+                raise EncodeError(f"{name}.subject_id is required to seal its personal fields")
+            key = keyring.encryption_key(subject)
+            record = _transform(
+                record,
+                schema.personal,
+                name,
+                lambda path, value: seal(key, path, _as_text(path, value)),
+            )
+        out = io.BytesIO()
+        out.write(self._frame(schema))
+        try:
+            fastavro.schemaless_writer(out, schema.parsed, record)
+        except Exception as exc:
+            raise EncodeError(
+                f"{name} does not fit its schema: {_why_invalid(schema, record, exc)}"
+            ) from exc
+        return out.getvalue()
+
+    def _frame(self, schema: EventSchema) -> bytes:
+        if self.framing == "single-object":
+            return SINGLE_OBJECT_MARKER + schema.fingerprint
+        schema_id = self._ids.get(schema.name)
+        if schema_id is None:
+            raise UnknownEvent(
+                f"{schema.name} has no schema registry id yet: register the schemas first"
+            )
+        return struct.pack(">bI", CONFLUENT_MAGIC, schema_id)
+
+    # -- decode -----------------------------------------------------------------------------
+
+    def writer_of(self, data: bytes) -> EventSchema:
+        """The schema that wrote `data`, read from its frame."""
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise DecodeError(f"expected bytes, got {type(data).__name__}")
+        if len(data) > self.max_bytes:
+            raise DecodeError(f"event of {len(data)} bytes exceeds the {self.max_bytes}-byte limit")
+        if self.framing == "single-object":
+            if len(data) < 10:
+                raise DecodeError(f"{len(data)} bytes is too short for a single-object frame")
+            if bytes(data[:2]) != SINGLE_OBJECT_MARKER:
+                raise DecodeError(
+                    f"not Avro single-object encoding (starts {bytes(data[:2]).hex()})"
+                )
+            fp = bytes(data[2:10])
+            schema = self.schemas.by_fingerprint(fp)
+            if schema is None:
+                raise UnknownEvent(f"unknown schema fingerprint {fp[::-1].hex()}")
+            return schema
+        if len(data) < 5:
+            raise DecodeError(f"{len(data)} bytes is too short for a schema-registry frame")
+        magic, schema_id = struct.unpack(">bI", bytes(data[:5]))
+        if magic != CONFLUENT_MAGIC:
+            raise DecodeError(f"wrong magic byte {magic} for the schema-registry wire format")
+        found = self._by_id.get(schema_id)
+        if found is None:
+            raise UnknownEvent(f"unknown schema id {schema_id}")
+        return found
+
+    def decode(self, data: bytes, keyring: KeyRing | None = None) -> Decoded:
+        """The event in `data`, as its current schema; personal fields opened with `keyring`.
+
+        Without a key ring, personal fields stay sealed (bytes).
+        """
+        writer = self.writer_of(data)
+        reader = self.schemas.current(writer.name)
+        body = io.BytesIO(data)
+        body.seek(10 if self.framing == "single-object" else 5)
+        try:
+            record = fastavro.schemaless_reader(
+                body, writer.parsed, reader.parsed if reader is not writer else None
+            )
+        except Exception as exc:
+            raise DecodeError(
+                f"{writer.name} v{writer.version} body is not valid: {exc!r}"[:500]
+            ) from exc
+        if body.tell() != len(data):
+            raise DecodeError(
+                f"{writer.name}: {len(data) - body.tell()} bytes left after the record; "
+                "truncated or corrupted"
+            )
+        if not isinstance(record, dict):
+            raise DecodeError(f"{writer.name} body is not a record")
+        if keyring is not None and reader.has_personal:
+            record = self.open(reader, record, keyring)
+        return Decoded(reader.name, writer.version, record)
+
+    def open(self, schema: EventSchema, record: dict[str, Any], keyring: KeyRing) -> dict[str, Any]:
+        """Decrypt the personal fields of a decoded record (ERASED where the key is gone)."""
+        subject = record.get("subject_id")
+        if not isinstance(subject, str):
+            raise DecodeError(f"{schema.name} has personal fields but no subject_id")
+        key = keyring.decryption_key(subject)
+
+        def open_one(path: str, value: Any) -> Any:
+            if not isinstance(value, bytes):
+                raise DecodeError(f"personal field {path} is not sealed bytes")
+            return unseal(key, path, value)
+
+        return _transform(record, schema.personal, schema.name, open_one)
+
+
+def _plan(raw: Mapping[str, Any]) -> Plan:
+    steps: list[tuple[str, int, Plan]] = []
+    for field in raw.get("fields", []):
+        name = field["name"]
+        if field.get("acolhe.personal") is True:
+            steps.append((name, _LEAF, ()))
+            continue
+        record, kind = _nested_record(field["type"])
+        if record is not None:
+            sub = _plan(record)
+            if sub:
+                steps.append((name, kind, sub))
+    return tuple(steps)
+
+
+def _nested_record(avro_type: Any) -> tuple[Mapping[str, Any] | None, int]:
+    if isinstance(avro_type, list):  # a union: look through ["null", T]
+        for branch in avro_type:
+            found, kind = _nested_record(branch)
+            if found is not None:
+                return found, kind
+        return None, _RECORD
+    if isinstance(avro_type, dict):
+        if avro_type.get("type") == "record":
+            return avro_type, _RECORD
+        if avro_type.get("type") == "array":
+            found, _ = _nested_record(avro_type["items"])
+            return (found, _ARRAY) if found is not None else (None, _ARRAY)
+    return None, _RECORD
+
+
+def _transform(
+    record: Mapping[str, Any], plan: Plan, prefix: str, fn: Callable[[str, Any], Any]
+) -> dict[str, Any]:
+    """A copy of `record` with `fn(path, value)` applied to each personal field present."""
+    out = dict(record)
+    for name, kind, sub in plan:
+        value = out.get(name)
+        if value is None:
+            continue
+        path = f"{prefix}.{name}"
+        if kind == _LEAF:
+            out[name] = fn(path, value)
+        elif kind == _RECORD:
+            out[name] = _transform(value, sub, path, fn)
+        else:
+            out[name] = [_transform(item, sub, path + "[]", fn) for item in value]
+    return out
+
+
+def _as_text(path: str, value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise EncodeError(f"personal field {path} must be text, got {type(value).__name__}")
+
+
+def _why_invalid(schema: EventSchema, record: Mapping[str, Any], exc: Exception) -> str:
+    try:
+        validate(record, schema.parsed, raise_errors=True)
+    except ValidationError as detail:
+        return "; ".join(str(e) for e in detail.errors)[:500]
+    except Exception as detail:
+        return repr(detail)[:500]
+    return repr(exc)[:500]

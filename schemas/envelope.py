@@ -1,0 +1,77 @@
+"""The envelope every event carries: a stable id, occurrence time, correlation and causation,
+and its CloudEvents (binary mode) headers on Kafka.
+
+Event ids are derived from what caused the event, so a redelivery yields the same id and
+is dropped downstream: `derive_event_id("whatsapp", wamid)` for an inbound message,
+`derive_event_id(input_event_id, "streams.triage", "0")` for a processor's first output.
+
+Must not depend on fastavro, Kafka or Postgres.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+SPEC_VERSION = "1.0"
+_NAMESPACE = uuid.UUID("6c1d6a4e-5f0b-4c39-9a59-6163686f6c68")  # fixed forever: ids depend on it
+_SEPARATOR = "\x1f"
+
+
+def derive_event_id(*parts: str) -> str:
+    """A stable UUID (version 5) from the parts that identify what caused the event."""
+    if not parts or any(not p for p in parts):
+        raise ValueError("derive_event_id needs one or more non-empty parts")
+    return str(uuid.uuid5(_NAMESPACE, _SEPARATOR.join(parts)))
+
+
+def cloudevent_headers(
+    *,
+    name: str,
+    record: Mapping[str, object],
+    source: str,
+    subject: str | None,
+    content_type: str,
+) -> list[tuple[str, bytes]]:
+    """Kafka headers for CloudEvents binary mode (Kafka protocol binding, spec 1.0)."""
+    occurred = record["occurred_at"]
+    if not isinstance(occurred, datetime):
+        raise ValueError("occurred_at must be a datetime")
+    headers = [
+        ("ce_specversion", SPEC_VERSION.encode()),
+        ("ce_id", str(record["event_id"]).encode()),
+        ("ce_source", source.encode()),
+        ("ce_type", f"acolhe.events.{name}".encode()),
+        ("ce_time", _rfc3339(occurred).encode()),
+        ("content-type", content_type.encode()),
+    ]
+    if subject:
+        headers.append(("ce_subject", subject.encode()))
+    correlation = record.get("correlation_id")
+    if correlation:
+        headers.append(("ce_correlationid", str(correlation).encode()))
+    causation = record.get("causation_id")
+    if causation:
+        headers.append(("ce_causationid", str(causation).encode()))
+    return headers
+
+
+def parse_cloudevent_headers(headers: object) -> dict[str, str]:
+    """The ce_* and content-type headers of a Kafka record, decoded; others are ignored."""
+    out: dict[str, str] = {}
+    if not isinstance(headers, list | tuple):
+        return out
+    for item in headers:
+        if not (isinstance(item, tuple) and len(item) == 2):
+            continue
+        key, value = item
+        if isinstance(key, str) and (key.startswith("ce_") or key == "content-type"):
+            out[key] = bytes(value).decode("utf-8", "replace") if value is not None else ""
+    return out
+
+
+def _rfc3339(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("occurred_at must be timezone-aware")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,124 @@
+"""Personal fields encrypted per citizen (crypto-shredding).
+
+A field marked `"acolhe.personal": true` in its schema holds, in the log, the AES-256-GCM
+encryption of its UTF-8 text under the data key of the event's `subject_id` (the citizen).
+Destroying that key makes the field unreadable everywhere the event was copied: topics,
+replays, exports, backups. Decoding then yields `ERASED`, never an exception.
+
+Sealed layout: version byte 0x01 | 12-byte random nonce | ciphertext | 16-byte tag. The
+associated data binds a ciphertext to its subject and field, so it cannot be moved to
+another citizen or another field unnoticed.
+
+Must not depend on fastavro, Kafka or Postgres: keys come through the `KeyRing` protocol.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from schemas.errors import DecodeError
+
+SEALED_VERSION: Final = 1
+_NONCE = 12
+_TAG = 16
+
+
+class Erased:
+    """The value of a personal field whose citizen's key was destroyed."""
+
+    _instance: Erased | None = None
+
+    def __new__(cls) -> Erased:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "ERASED"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+ERASED: Final = Erased()
+
+
+@dataclass(frozen=True)
+class DataKey:
+    subject_id: str
+    key: bytes
+
+    def __repr__(self) -> str:
+        return f"DataKey({self.subject_id!r}, key=***)"
+
+
+class KeyRing(Protocol):
+    """Where the codec gets data keys; implemented by the Postgres key store's cache."""
+
+    def encryption_key(self, subject_id: str) -> DataKey:
+        """The subject's key; the ring creates one when the subject has none yet."""
+        ...
+
+    def decryption_key(self, subject_id: str) -> DataKey | None:
+        """The subject's key, or None when it was destroyed (the data is erased)."""
+        ...
+
+
+class InMemoryKeyRing:
+    """A key ring held in memory: for tools and benchmarks that need no persistence."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, bytes | None] = {}
+
+    def encryption_key(self, subject_id: str) -> DataKey:
+        key = self._keys.get(subject_id)
+        if key is None:
+            if subject_id in self._keys:
+                raise ValueError(f"subject {subject_id!r} was erased; it gets no new data")
+            key = AESGCM.generate_key(bit_length=256)
+            self._keys[subject_id] = key
+        return DataKey(subject_id, key)
+
+    def decryption_key(self, subject_id: str) -> DataKey | None:
+        key = self._keys.get(subject_id)
+        return DataKey(subject_id, key) if key is not None else None
+
+    def destroy(self, subject_id: str) -> None:
+        self._keys[subject_id] = None
+
+
+def seal(key: DataKey, field_path: str, plaintext: str) -> bytes:
+    """Encrypt one personal value for `key.subject_id` at `field_path`."""
+    nonce = os.urandom(_NONCE)
+    aad = _aad(key.subject_id, field_path)
+    body = AESGCM(key.key).encrypt(nonce, plaintext.encode("utf-8"), aad)
+    return bytes([SEALED_VERSION]) + nonce + body
+
+
+def unseal(key: DataKey | None, field_path: str, sealed: bytes) -> str | Erased:
+    """Decrypt one personal value; ERASED when the key is gone, DecodeError when tampered."""
+    if len(sealed) < 1 + _NONCE + _TAG or sealed[0] != SEALED_VERSION:
+        raise DecodeError(f"personal field {field_path} is not a sealed value")
+    if key is None:
+        return ERASED
+    nonce, body = sealed[1 : 1 + _NONCE], sealed[1 + _NONCE :]
+    try:
+        plain = AESGCM(key.key).decrypt(nonce, body, _aad(key.subject_id, field_path))
+    except InvalidTag as exc:
+        raise DecodeError(
+            f"personal field {field_path} fails authentication: tampered, or sealed for "
+            "another subject or field"
+        ) from exc
+    try:
+        return plain.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"personal field {field_path} is not UTF-8 text") from exc
+
+
+def _aad(subject_id: str, field_path: str) -> bytes:
+    return f"acolhe/v1\x1f{subject_id}\x1f{field_path}".encode()
