@@ -1,0 +1,1 @@
+"""Local stand-ins for services outside acolhe, for tests only."""
