@@ -72,8 +72,9 @@ class Decoded:
 
 
 def load_schema(raw: Mapping[str, Any]) -> EventSchema:
-    parsed = fastavro.parse_schema(dict(raw), _write_hint=False)
-    canonical = to_parsing_canonical_form(parsed)
+    # Parsed once with fastavro's hint, so the writer and reader never parse it again.
+    parsed = fastavro.parse_schema(dict(raw))
+    canonical = to_parsing_canonical_form(fastavro.parse_schema(dict(raw), _write_hint=False))
     fp = bytes.fromhex(_fingerprint(canonical, "CRC-64-AVRO"))[::-1]  # little-endian on the wire
     return EventSchema(
         name=str(raw["name"]),

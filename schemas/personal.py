@@ -91,6 +91,12 @@ class InMemoryKeyRing:
     def destroy(self, subject_id: str) -> None:
         self._keys[subject_id] = None
 
+    async def ensure(self, subjects: object) -> None:
+        """Keys are made on first use; nothing to fetch."""
+
+    async def load(self, subjects: object) -> None:
+        """Keys are all in memory; nothing to fetch."""
+
 
 def seal(key: DataKey, field_path: str, plaintext: str) -> bytes:
     """Encrypt one personal value for `key.subject_id` at `field_path`."""

@@ -1,0 +1,303 @@
+"""The event catalog: every event acolhe records, its topic, its key, who writes and who reads it.
+
+The Avro schemas in `schemas/avro/<Name>.avsc` say what an event holds; this module says where
+it lives and who uses it. Publishers take an event's topic and Kafka key field from `BY_NAME`;
+`schemas.docs_gen` renders both into docs/events.md; a unit test keeps the catalog, the schema
+files and the page in step (every schema is catalogued, and every catalogued event has one).
+
+Plain data only: must not import fastavro (nor Kafka, Postgres or anything from streams), so
+any component can read the catalog cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, NamedTuple
+
+# The components that emit or consume events, by package.
+WHATSAPP: Final = "connectors.whatsapp"
+EMAIL: Final = "connectors.email"
+WEBCHAT: Final = "connectors.webchat"
+GATEWAY: Final = "connectors.gateway"
+CASES: Final = "streams.cases"
+TRIAGE: Final = "streams.triage"
+ROUTING: Final = "streams.routing"
+SLA: Final = "streams.sla"
+TIMER: Final = "streams.timer"
+PROJECTIONS: Final = "streams.projections"
+PRIVACY: Final = "streams.privacy"
+ANALYSTS: Final = "analysts"
+
+COMPONENTS: Final = (
+    WHATSAPP,
+    EMAIL,
+    WEBCHAT,
+    GATEWAY,
+    CASES,
+    TRIAGE,
+    ROUTING,
+    SLA,
+    TIMER,
+    PROJECTIONS,
+    PRIVACY,
+    ANALYSTS,
+)
+"""Every component named as an emitter or a consumer; analysts read an export, not a topic."""
+
+CHANNEL_CONNECTORS: Final = (WHATSAPP, EMAIL, WEBCHAT)
+
+
+class TopicInfo(NamedTuple):
+    """How a topic is laid out: partitions, and how long its records are kept."""
+
+    partitions: int
+    retention: str
+
+
+_FOREVER = "forever: the log is the record (personal fields crypto-shredded on erasure)"
+
+TOPICS: Final[dict[str, TopicInfo]] = {
+    "acolhe.messages.inbound": TopicInfo(12, _FOREVER),
+    "acolhe.messages.outbound": TopicInfo(12, _FOREVER),
+    "acolhe.cases": TopicInfo(12, _FOREVER),
+    "acolhe.routing": TopicInfo(12, _FOREVER),
+    "acolhe.agents": TopicInfo(6, _FOREVER),
+    "acolhe.sla": TopicInfo(12, _FOREVER),
+    "acolhe.sla.config": TopicInfo(1, _FOREVER),
+    "acolhe.clock": TopicInfo(1, "7 days: ticks matter only until the processors consumed them"),
+    "acolhe.contacts": TopicInfo(6, _FOREVER),
+    "acolhe.privacy": TopicInfo(3, "forever: the proof that erasures were requested and done"),
+    "acolhe.deadletter": TopicInfo(3, "14 days: raw inputs, possibly personal and in clear"),
+}
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """One event: its record name, topic, Kafka key field, emitters, consumers and meaning."""
+
+    name: str
+    topic: str
+    key_field: str
+    emitted_by: tuple[str, ...]
+    consumed_by: tuple[str, ...]
+    description: str
+
+
+_CASE_READERS: Final = (PROJECTIONS, GATEWAY, ANALYSTS)
+_SLA_READERS: Final = (PROJECTIONS, ANALYSTS)
+
+
+def _sla(name: str, description: str, *extra_readers: str) -> EventSpec:
+    return EventSpec(
+        name, "acolhe.sla", "case_id", (SLA,), (*extra_readers, *_SLA_READERS), description
+    )
+
+
+CATALOG: Final[tuple[EventSpec, ...]] = (
+    # -- messages ------------------------------------------------------------------------
+    EventSpec(
+        "MessageReceived",
+        "acolhe.messages.inbound",
+        "contact_id",
+        CHANNEL_CONNECTORS,
+        (CASES, TRIAGE, SLA, PROJECTIONS, GATEWAY, ANALYSTS),
+        "A citizen's message reached the office through a channel.",
+    ),
+    EventSpec(
+        "MessageSent",
+        "acolhe.messages.outbound",
+        "contact_id",
+        (GATEWAY, TRIAGE, CASES),
+        (*CHANNEL_CONNECTORS, SLA, CASES, PROJECTIONS, ANALYSTS),
+        "The office sent a message to a contact (agent, bot or system); connectors deliver it.",
+    ),
+    EventSpec(
+        "DeliveryStatusChanged",
+        "acolhe.messages.outbound",
+        "contact_id",
+        CHANNEL_CONNECTORS,
+        (PROJECTIONS, GATEWAY, ANALYSTS),
+        "The provider reported sent, delivered, read or failed for an outbound message.",
+    ),
+    # -- cases ---------------------------------------------------------------------------
+    EventSpec(
+        "CaseOpened",
+        "acolhe.cases",
+        "case_id",
+        (CASES,),
+        (TRIAGE, SLA, *_CASE_READERS),
+        "A case began, from a contact's first message or by an agent.",
+    ),
+    EventSpec(
+        "CaseTriaged",
+        "acolhe.cases",
+        "case_id",
+        (TRIAGE,),
+        (CASES, ROUTING, SLA, *_CASE_READERS),
+        "The bot's rules (or an agent) set a case's area, priority, urgency and eligibility.",
+    ),
+    EventSpec(
+        "CaseQueued",
+        "acolhe.cases",
+        "case_id",
+        (ROUTING,),
+        (SLA, *_CASE_READERS),
+        "A case was put in a queue to wait for an agent.",
+    ),
+    EventSpec(
+        "CaseAssigned",
+        "acolhe.cases",
+        "case_id",
+        (ROUTING,),
+        (CASES, *_CASE_READERS),
+        "A case was given to an agent.",
+    ),
+    EventSpec(
+        "CaseTransferred",
+        "acolhe.cases",
+        "case_id",
+        (ROUTING,),
+        (CASES, SLA, *_CASE_READERS),
+        "An agent moved a case to another queue or agent.",
+    ),
+    EventSpec(
+        "CaseReleased",
+        "acolhe.cases",
+        "case_id",
+        (ROUTING,),
+        (CASES, *_CASE_READERS),
+        "An agent gave a case up without closing it; it goes back to its queue.",
+    ),
+    EventSpec(
+        "CasePutOnHold",
+        "acolhe.cases",
+        "case_id",
+        (CASES,),
+        (SLA, *_CASE_READERS),
+        "A case waits on the citizen or a third party; SLA clocks may pause.",
+    ),
+    EventSpec(
+        "CaseResumed",
+        "acolhe.cases",
+        "case_id",
+        (CASES,),
+        (SLA, *_CASE_READERS),
+        "A case on hold became active again.",
+    ),
+    EventSpec(
+        "CaseClosed",
+        "acolhe.cases",
+        "case_id",
+        (CASES,),
+        (ROUTING, SLA, PRIVACY, *_CASE_READERS),
+        "A case ended (resolved, auto-closed, duplicate, ineligible or withdrawn).",
+    ),
+    EventSpec(
+        "CaseReopened",
+        "acolhe.cases",
+        "case_id",
+        (CASES,),
+        (ROUTING, SLA, *_CASE_READERS),
+        "A closed case became open again.",
+    ),
+    # -- routing and agents --------------------------------------------------------------
+    EventSpec(
+        "RoutingDecided",
+        "acolhe.routing",
+        "case_id",
+        (ROUTING,),
+        (PROJECTIONS, ANALYSTS),
+        "The router chose an agent for a queued case, or let it wait, with every candidate.",
+    ),
+    EventSpec(
+        "AgentPresenceChanged",
+        "acolhe.agents",
+        "agent_id",
+        (GATEWAY,),
+        (ROUTING, PROJECTIONS, ANALYSTS),
+        "An agent became available, away or offline.",
+    ),
+    EventSpec(
+        "AgentCapacityChanged",
+        "acolhe.agents",
+        "agent_id",
+        (GATEWAY,),
+        (ROUTING, PROJECTIONS, ANALYSTS),
+        "An agent's capacity (most cases held at once) changed.",
+    ),
+    # -- SLA -----------------------------------------------------------------------------
+    _sla("SlaStarted", "An SLA clock started for a case."),
+    _sla("SlaPaused", "An SLA clock paused while its case is on hold."),
+    _sla("SlaResumed", "A paused SLA clock counts again."),
+    _sla("SlaWarned", "An SLA clock passed its warning point.", GATEWAY),
+    _sla("SlaBreached", "An SLA clock passed its target.", ROUTING, GATEWAY),
+    _sla("SlaMet", "An SLA clock's goal was reached and the clock stopped."),
+    EventSpec(
+        "SlaPolicyChanged",
+        "acolhe.sla.config",
+        "policy_id",
+        (GATEWAY,),
+        (SLA, PROJECTIONS, ANALYSTS),
+        "A queue's SLA targets, warnings, calendar or pause rules were set.",
+    ),
+    EventSpec(
+        "CalendarChanged",
+        "acolhe.sla.config",
+        "calendar_id",
+        (GATEWAY,),
+        (SLA, PROJECTIONS, ANALYSTS),
+        "An office calendar's weekly hours, breaks or holidays were set.",
+    ),
+    EventSpec(
+        "ClockTicked",
+        "acolhe.clock",
+        "source",
+        (TIMER,),
+        (CASES, ROUTING, SLA),
+        "The timer's heartbeat: wall-clock time entering the log.",
+    ),
+    # -- contacts and privacy ------------------------------------------------------------
+    EventSpec(
+        "ContactsLinked",
+        "acolhe.contacts",
+        "citizen_id",
+        (GATEWAY,),
+        (CASES, ROUTING, PRIVACY, PROJECTIONS, ANALYSTS),
+        "Contacts were found to be one citizen and linked.",
+    ),
+    EventSpec(
+        "ContactsUnlinked",
+        "acolhe.contacts",
+        "citizen_id",
+        (GATEWAY,),
+        (CASES, ROUTING, PRIVACY, PROJECTIONS, ANALYSTS),
+        "A contact was split off a citizen into a new citizen.",
+    ),
+    EventSpec(
+        "ErasureRequested",
+        "acolhe.privacy",
+        "citizen_id",
+        (GATEWAY, PRIVACY),
+        (PRIVACY, PROJECTIONS),
+        "A citizen's personal data must be erased (LGPD art. 16 or 18).",
+    ),
+    EventSpec(
+        "ErasureCompleted",
+        "acolhe.privacy",
+        "citizen_id",
+        (PRIVACY,),
+        (GATEWAY, ANALYSTS),
+        "A citizen's data keys were destroyed and projections redacted.",
+    ),
+    # -- dead letters --------------------------------------------------------------------
+    EventSpec(
+        "InputDeadLettered",
+        "acolhe.deadletter",
+        "processor",
+        (*CHANNEL_CONNECTORS, GATEWAY, CASES, TRIAGE, ROUTING, SLA, PROJECTIONS, PRIVACY),
+        (),
+        "An input could not be processed and was set aside with the reason, for an operator.",
+    ),
+)
+
+BY_NAME: Final[dict[str, EventSpec]] = {spec.name: spec for spec in CATALOG}

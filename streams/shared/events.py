@@ -1,0 +1,167 @@
+"""Publishing and reading acolhe events on Kafka: the codec plus CloudEvents headers.
+
+Steps of `publish_many`, in order:
+1. make sure every subject whose personal fields are sealed has a data key (key store);
+2. encode each event (personal fields sealed) and build its CloudEvents headers;
+3. send it to its topic, keyed by the field the catalog names (so one partition owns
+   each contact, case or agent), with the idempotent producer;
+4. wait until the broker acknowledged every record (acks=all) before returning.
+
+Reading is the mirror: decode the frame, load the subjects' keys, open the fields.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from schemas.codec import Codec, Decoded
+from schemas.envelope import cloudevent_headers, parse_cloudevent_headers
+from schemas.errors import EncodeError
+from schemas.personal import KeyRing
+from streams.shared.errors import BadInput
+
+
+class EventRoute(Protocol):
+    """Where an event goes: its topic and the record field that keys it."""
+
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def key_field(self) -> str: ...
+
+
+class KeySource(KeyRing, Protocol):
+    async def ensure(self, subjects: Iterable[str]) -> None: ...
+
+    async def load(self, subjects: Iterable[str]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Received:
+    """One decoded event with where it was read from."""
+
+    event: Decoded
+    topic: str
+    partition: int
+    offset: int
+    headers: dict[str, str]
+
+
+class EventPublisher:
+    def __init__(
+        self,
+        producer: Any,
+        codec: Codec,
+        keys: KeySource,
+        *,
+        source: str,
+        routes: Mapping[str, EventRoute] | None = None,
+    ) -> None:
+        if routes is None:
+            from schemas.catalog import BY_NAME
+
+            routes = BY_NAME
+        self._producer = producer
+        self._codec = codec
+        self._keys = keys
+        self._source = source
+        self._routes = routes
+
+    async def publish(self, name: str, record: Mapping[str, Any]) -> Any:
+        """Publish one event and wait for the broker's acknowledgement; returns its metadata."""
+        return (await self.publish_many([(name, record)]))[0]
+
+    async def publish_many(self, events: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Any]:
+        subjects = {
+            str(r["subject_id"])
+            for n, r in events
+            if self._codec.schemas.current(n).has_personal and r.get("subject_id")
+        }
+        if subjects:
+            await self._keys.ensure(subjects)
+        pending = []
+        for name, record in events:
+            route = self._route(name)
+            key = record.get(route.key_field)
+            if not isinstance(key, str) or not key:
+                raise EncodeError(f"{name}.{route.key_field} is its Kafka key and must be set")
+            value = self._codec.encode(name, record, self._keys)
+            headers = cloudevent_headers(
+                name=name,
+                record=record,
+                source=self._source,
+                subject=key,
+                content_type=self._codec.content_type,
+            )
+            pending.append(
+                await self._producer.send(
+                    route.topic, value=value, key=key.encode(), headers=headers
+                )
+            )
+        return list(await asyncio.gather(*pending))
+
+    def _route(self, name: str) -> EventRoute:
+        try:
+            return self._routes[name]
+        except KeyError:
+            raise EncodeError(f"event {name!r} has no topic in the catalog") from None
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A Kafka record that is not a valid event: what a processor dead-letters, with why."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    error: BadInput
+
+
+async def decode_batch(
+    codec: Codec, keys: KeySource, messages: Sequence[Any]
+) -> list[Received | Rejected]:
+    """Decode Kafka records into events, loading the data keys they need in one query.
+
+    A record that cannot be decoded comes back as `Rejected` with the reason, in its place;
+    the others are unaffected.
+    """
+    sealed: list[Decoded | BadInput] = []
+    for m in messages:
+        try:
+            sealed.append(codec.decode(m.value))
+        except BadInput as exc:
+            sealed.append(exc)
+    subjects = {
+        str(d.record["subject_id"])
+        for d in sealed
+        if isinstance(d, Decoded)
+        and codec.schemas.current(d.name).has_personal
+        and d.record.get("subject_id")
+    }
+    if subjects:
+        await keys.load(subjects)
+    out: list[Received | Rejected] = []
+    for m, decoded in zip(messages, sealed, strict=True):
+        outcome = decoded if isinstance(decoded, BadInput) else _open(codec, keys, decoded)
+        if isinstance(outcome, BadInput):
+            out.append(Rejected(m.topic, m.partition, m.offset, m.key, m.value, outcome))
+        else:
+            headers = parse_cloudevent_headers(m.headers)
+            out.append(Received(outcome, m.topic, m.partition, m.offset, headers))
+    return out
+
+
+def _open(codec: Codec, keys: KeyRing, decoded: Decoded) -> Decoded | BadInput:
+    schema = codec.schemas.current(decoded.name)
+    if not schema.has_personal:
+        return decoded
+    try:
+        return Decoded(decoded.name, decoded.version, codec.open(schema, decoded.record, keys))
+    except BadInput as exc:
+        return exc
