@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import io
 import struct
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -224,12 +224,21 @@ class Codec:
             raise UnknownEvent(f"unknown schema id {schema_id}")
         return found
 
-    def decode(self, data: bytes, keyring: KeyRing | None = None) -> Decoded:
+    def decode(
+        self,
+        data: bytes,
+        keyring: KeyRing | None = None,
+        *,
+        expect: Container[str] | None = None,
+    ) -> Decoded:
         """The event in `data`, as its current schema; personal fields opened with `keyring`.
 
-        Without a key ring, personal fields stay sealed (bytes).
+        Without a key ring, personal fields stay sealed (bytes). With `expect`, an event of
+        any other type is refused (a record of the wrong type on a topic).
         """
         writer = self.writer_of(data)
+        if expect is not None and writer.name not in expect:
+            raise DecodeError(f"unexpected event type {writer.name} here")
         reader = self.schemas.current(writer.name)
         body = io.BytesIO(data)
         body.seek(10 if self.framing == "single-object" else 5)

@@ -226,3 +226,10 @@ def _decodes_or_says_why(codec: Codec, data: bytes, ring: InMemoryKeyRing) -> No
     else:
         assert decoded.name == "NoteTaken"
         assert set(decoded.record) == {f["name"] for f in NOTE_V1["fields"]}
+
+
+def test_a_record_of_the_wrong_type_is_refused_when_types_are_expected(codec: Codec) -> None:
+    data = codec.encode("NoteTaken", note(), InMemoryKeyRing())
+
+    with pytest.raises(DecodeError, match="unexpected event type NoteTaken"):
+        codec.decode(data, expect={"MessageReceived"})
