@@ -75,7 +75,9 @@ def load_schema(raw: Mapping[str, Any]) -> EventSchema:
     # Parsed once with fastavro's hint, so the writer and reader never parse it again.
     parsed = fastavro.parse_schema(dict(raw))
     canonical = to_parsing_canonical_form(fastavro.parse_schema(dict(raw), _write_hint=False))
-    fp = bytes.fromhex(_fingerprint(canonical, "CRC-64-AVRO"))[::-1]  # little-endian on the wire
+    # fastavro's hex is already the little-endian byte order the single-object frame uses
+    # (the spec's fingerprint of "null", 0x63dd24e7cc258f8a, comes out as 8a8f25cc...).
+    fp = bytes.fromhex(_fingerprint(canonical, "CRC-64-AVRO"))
     return EventSchema(
         name=str(raw["name"]),
         version=int(raw.get("acolhe.version", 1)),
@@ -212,7 +214,8 @@ class Codec:
             fp = bytes(data[2:10])
             schema = self.schemas.by_fingerprint(fp)
             if schema is None:
-                raise UnknownEvent(f"unknown schema fingerprint {fp[::-1].hex()}")
+                number = int.from_bytes(fp, "little")
+                raise UnknownEvent(f"unknown schema fingerprint {number:#018x}")
             return schema
         if len(data) < 5:
             raise DecodeError(f"{len(data)} bytes is too short for a schema-registry frame")

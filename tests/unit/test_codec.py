@@ -98,8 +98,11 @@ def test_single_object_frame_is_marker_and_rabin_fingerprint(codec: Codec) -> No
 
     assert data[:2] == b"\xc3\x01"
     canonical = fastavro.schema.to_parsing_canonical_form(fastavro.parse_schema(NOTE_V1))
-    expected = bytes.fromhex(fastavro.schema.fingerprint(canonical, "CRC-64-AVRO"))[::-1]
+    expected = bytes.fromhex(fastavro.schema.fingerprint(canonical, "CRC-64-AVRO"))
     assert data[2:10] == expected
+    # The spec's own example: the fingerprint of "null" is 0x63dd24e7cc258f8a, little-endian.
+    null_fp = bytes.fromhex(fastavro.schema.fingerprint('"null"', "CRC-64-AVRO"))
+    assert int.from_bytes(null_fp, "little") == 0x63DD24E7CC258F8A
 
 
 def test_after_the_key_is_destroyed_personal_fields_read_as_erased(codec: Codec) -> None:

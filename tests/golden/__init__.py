@@ -1,0 +1,1 @@
+"""Golden vectors: acolhe's wire format pinned, read back by an independent Avro implementation."""
