@@ -43,9 +43,10 @@ AVRO_DIR: Final = Path(__file__).resolve().parent / "avro"
 RELEASES_DIR: Final = Path(__file__).resolve().parent / "releases"
 Framing = Literal["single-object", "confluent"]
 
-# A plan says where the personal fields of a record are: (field, kind, sub-plan).
+# A plan says where the personal fields of a record are: (field, kind, path, sub-plan); the
+# path ("MessageReceived.attachments[].caption") is what a sealed value is bound to.
 _LEAF, _RECORD, _ARRAY = 0, 1, 2
-Plan = tuple[tuple[str, int, "Plan"], ...]
+Plan = tuple[tuple[str, int, str, "Plan"], ...]
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def load_schema(raw: Mapping[str, Any]) -> EventSchema:
         raw=raw,
         parsed=parsed,
         fingerprint=fp,
-        personal=_plan(raw),
+        personal=_plan(raw, str(raw["name"])),
     )
 
 
@@ -173,7 +174,6 @@ class Codec:
             record = _transform(
                 record,
                 schema.personal,
-                name,
                 lambda path, value: seal(key, path, _as_text(path, value)),
             )
         out = io.BytesIO()
@@ -261,10 +261,17 @@ class Codec:
         if not isinstance(record, dict):
             raise DecodeError(f"{writer.name} body is not a record")
         if keyring is not None and reader.has_personal:
-            record = self.open(reader, record, keyring)
+            record = self.open(reader, record, keyring, in_place=True)
         return Decoded(reader.name, writer.version, record)
 
-    def open(self, schema: EventSchema, record: dict[str, Any], keyring: KeyRing) -> dict[str, Any]:
+    def open(
+        self,
+        schema: EventSchema,
+        record: dict[str, Any],
+        keyring: KeyRing,
+        *,
+        in_place: bool = False,
+    ) -> dict[str, Any]:
         """Decrypt the personal fields of a decoded record (ERASED where the key is gone)."""
         subject = record.get("subject_id")
         if not isinstance(subject, str):
@@ -276,21 +283,22 @@ class Codec:
                 raise DecodeError(f"personal field {path} is not sealed bytes")
             return unseal(key, path, value)
 
-        return _transform(record, schema.personal, schema.name, open_one)
+        return _transform(record, schema.personal, open_one, copy=not in_place)
 
 
-def _plan(raw: Mapping[str, Any]) -> Plan:
-    steps: list[tuple[str, int, Plan]] = []
+def _plan(raw: Mapping[str, Any], prefix: str) -> Plan:
+    steps: list[tuple[str, int, str, Plan]] = []
     for field in raw.get("fields", []):
         name = field["name"]
+        path = f"{prefix}.{name}"
         if field.get("acolhe.personal") is True:
-            steps.append((name, _LEAF, ()))
+            steps.append((name, _LEAF, path, ()))
             continue
         record, kind = _nested_record(field["type"])
         if record is not None:
-            sub = _plan(record)
+            sub = _plan(record, path + "[]" if kind == _ARRAY else path)
             if sub:
-                steps.append((name, kind, sub))
+                steps.append((name, kind, path, sub))
     return tuple(steps)
 
 
@@ -311,21 +319,21 @@ def _nested_record(avro_type: Any) -> tuple[Mapping[str, Any] | None, int]:
 
 
 def _transform(
-    record: Mapping[str, Any], plan: Plan, prefix: str, fn: Callable[[str, Any], Any]
+    record: Mapping[str, Any], plan: Plan, fn: Callable[[str, Any], Any], *, copy: bool = True
 ) -> dict[str, Any]:
-    """A copy of `record` with `fn(path, value)` applied to each personal field present."""
-    out = dict(record)
-    for name, kind, sub in plan:
+    """`record` with `fn(path, value)` applied to each personal field present: a copy, or
+    the record itself changed in place when it is ours (freshly decoded)."""
+    out = dict(record) if copy or not isinstance(record, dict) else record
+    for name, kind, path, sub in plan:
         value = out.get(name)
         if value is None:
             continue
-        path = f"{prefix}.{name}"
         if kind == _LEAF:
             out[name] = fn(path, value)
         elif kind == _RECORD:
-            out[name] = _transform(value, sub, path, fn)
+            out[name] = _transform(value, sub, fn, copy=copy)
         else:
-            out[name] = [_transform(item, sub, path + "[]", fn) for item in value]
+            out[name] = [_transform(item, sub, fn, copy=copy) for item in value]
     return out
 
 

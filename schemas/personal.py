@@ -14,6 +14,7 @@ Must not depend on fastavro, Kafka or Postgres: keys come through the `KeyRing` 
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from typing import Final, Protocol
@@ -90,6 +91,7 @@ class InMemoryKeyRing:
 
     def destroy(self, subject_id: str) -> None:
         self._keys[subject_id] = None
+        forget_ciphers()
 
     async def ensure(self, subjects: object) -> None:
         """Keys are made on first use; nothing to fetch."""
@@ -102,7 +104,7 @@ def seal(key: DataKey, field_path: str, plaintext: str) -> bytes:
     """Encrypt one personal value for `key.subject_id` at `field_path`."""
     nonce = os.urandom(_NONCE)
     aad = _aad(key.subject_id, field_path)
-    body = AESGCM(key.key).encrypt(nonce, plaintext.encode("utf-8"), aad)
+    body = _aead(key.key).encrypt(nonce, plaintext.encode("utf-8"), aad)
     return bytes([SEALED_VERSION]) + nonce + body
 
 
@@ -114,7 +116,7 @@ def unseal(key: DataKey | None, field_path: str, sealed: bytes) -> str | Erased:
         return ERASED
     nonce, body = sealed[1 : 1 + _NONCE], sealed[1 + _NONCE :]
     try:
-        plain = AESGCM(key.key).decrypt(nonce, body, _aad(key.subject_id, field_path))
+        plain = _aead(key.key).decrypt(nonce, body, _aad(key.subject_id, field_path))
     except InvalidTag as exc:
         raise DecodeError(
             f"personal field {field_path} fails authentication: tampered, or sealed for "
@@ -124,6 +126,17 @@ def unseal(key: DataKey | None, field_path: str, sealed: bytes) -> str | Erased:
         return plain.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DecodeError(f"personal field {field_path} is not UTF-8 text") from exc
+
+
+@functools.lru_cache(maxsize=4096)
+def _aead(key: bytes) -> AESGCM:
+    """The cipher object of a key: building one costs more than sealing a short field."""
+    return AESGCM(key)
+
+
+def forget_ciphers() -> None:
+    """Drop every cached cipher, so a destroyed key does not linger in this process."""
+    _aead.cache_clear()
 
 
 def _aad(subject_id: str, field_path: str) -> bytes:

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 from schemas.errors import KeyNotLoaded
-from schemas.personal import DataKey
+from schemas.personal import DataKey, forget_ciphers
 from streams.shared.errors import InfrastructureError
 
 DDL = """
@@ -110,6 +110,7 @@ class PostgresKeyStore:
             )
             await conn.execute(f"VACUUM {self._schema}.data_keys")
         self._cache[subject_id] = None
+        forget_ciphers()
         return bool(status.endswith(" 1"))
 
     def forget(self) -> None:
