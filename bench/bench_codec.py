@@ -7,7 +7,8 @@ For each sample event it measures, single-threaded, in events/s:
   schemaless JSON codec; personal fields in clear, no framing);
 - `avro`: fastavro's schemaless writer/reader alone, personal fields already sealed bytes;
 - `acolhe`: the codec, with framing, schema resolution and, for events with personal
-  fields, AES-GCM sealing/opening of each of them.
+  fields, AES-GCM sealing/opening of each of them; `peek` reads only the frame and the
+  envelope's event_id and occurred_at (compared with orjson's full decode).
 Ratios are against orjson measured in the same process, so they compare across machines.
 """
 
@@ -64,6 +65,7 @@ def measure(name: str, make: Callable[[int], dict[str, Any]], n: int) -> dict[st
         ),
         "acolhe_encode": rate(lambda i: codec.encode(name, records[i], ring), n),
         "acolhe_decode": rate(lambda i: codec.decode(encoded[i], ring), n),
+        "acolhe_peek": rate(lambda i: codec.peek(encoded[i]), n),
         "bytes_json": sum(map(len, as_json)) / n,
         "bytes_acolhe": sum(map(len, encoded)) / n,
         "personal_fields": float(len(schema.personal)),
@@ -94,6 +96,10 @@ def main() -> None:
         for op in ("encode", "decode"):
             o, a, c = r[f"orjson_{op}"], r[f"avro_{op}"], r[f"acolhe_{op}"]
             print(f"  {op:8} {o:>10,.0f}/s {a:>10,.0f}/s {c:>10,.0f}/s {c / o:>13.2f}x")
+        peek = r["acolhe_peek"]
+        print(
+            f"  {'peek':8} {'':>12} {'':>12} {peek:>10,.0f}/s {peek / r['orjson_decode']:>13.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ always become a DecodeError with a reason."""
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import fastavro
@@ -236,3 +236,57 @@ def test_a_record_of_the_wrong_type_is_refused_when_types_are_expected(codec: Co
 
     with pytest.raises(DecodeError, match="unexpected event type NoteTaken"):
         codec.decode(data, expect={"MessageReceived"})
+
+
+def test_peek_reads_type_id_and_time_without_decoding_the_body() -> None:
+    from bench.samples import message_received
+
+    codec = Codec(SchemaSet.from_dirs())
+    record = message_received(42)
+    data = codec.encode("MessageReceived", record, InMemoryKeyRing())
+
+    peeked = codec.peek(data)
+
+    assert peeked.name == "MessageReceived"
+    assert peeked.version == 1
+    assert peeked.event_id == record["event_id"]
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    assert peeked.occurred_at_us == (record["occurred_at"] - epoch) // timedelta(microseconds=1)
+
+
+def test_peek_refuses_truncated_envelopes_and_foreign_records(codec: Codec) -> None:
+    from bench.samples import routing_decided
+
+    real = Codec(SchemaSet.from_dirs())
+    data = real.encode("RoutingDecided", routing_decided(1))
+    with pytest.raises(DecodeError, match="runs past the end"):
+        real.peek(data[:14])
+    foreign = Codec(
+        SchemaSet(
+            [
+                load_schema(
+                    {
+                        "type": "record",
+                        "name": "Foreign",
+                        "fields": [{"name": "x", "type": "string"}],
+                    }
+                )
+            ]
+        )
+    )
+    with pytest.raises(DecodeError, match="envelope"):
+        foreign.peek(foreign.encode("Foreign", {"x": "hello"}))
+    assert codec.peek(codec.encode("NoteTaken", note(), InMemoryKeyRing())).event_id == "e-1"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=40))
+def test_peek_on_any_bytes_answers_or_says_why(tail: bytes) -> None:
+    real = Codec(SchemaSet.from_dirs())
+    frame = b"\xc3\x01" + real.schemas.current("ClockTicked").fingerprint
+    try:
+        peeked = real.peek(frame + tail)
+    except DecodeError as exc:
+        assert str(exc)  # noqa: PT017
+    else:
+        assert peeked.name == "ClockTicked"
