@@ -1,0 +1,98 @@
+"""Processor state survives a trip through the changelog exactly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from schemas.personal import ERASED, Erased
+from streams.shared.snapshots import SnapshotError, dump, load
+
+Status = Literal["in_triage", "queued", "closed"]
+
+
+@dataclass(frozen=True)
+class Case:
+    case_id: str
+    status: Status
+    opened_at: datetime
+    agent_id: str | None = None
+    address: str | Erased | None = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    contact_id: str
+    cases: tuple[Case, ...] = ()
+    seen: frozenset[str] = frozenset()
+    window: timedelta = timedelta(days=7)
+    counts: dict[str, int] = field(default_factory=dict)
+    by_day: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    birthday: date | None = None
+    score: float = 0.0
+
+
+WHEN = datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+def test_nested_state_round_trips_exactly() -> None:
+    state = Contact(
+        contact_id="c-1",
+        cases=(
+            Case("k-1", "closed", WHEN, "agent-7", ERASED),
+            Case("k-2", "queued", WHEN + timedelta(days=1), None, "+5511999990000"),
+        ),
+        seen=frozenset({"e-2", "e-1"}),
+        window=timedelta(hours=36, microseconds=5),
+        counts={"reminders": 2},
+        by_day={20261128: ("e-1", "e-2")},
+        birthday=date(1980, 2, 29),
+        score=1,
+    )
+
+    again = load(Contact, dump(state))
+
+    assert again == state
+    assert again.cases[0].address is ERASED
+    assert isinstance(again.score, float)
+
+
+def test_snapshots_are_deterministic_bytes() -> None:
+    state = Contact(contact_id="c", seen=frozenset({"b", "a", "c"}))
+    assert dump(state) == dump(Contact(contact_id="c", seen=frozenset({"c", "a", "b"})))
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"not json", "not JSON"),
+        (b'{"cases": []}', "contact_id is missing"),
+        (b'{"contact_id": 5}', "expected str"),
+        (
+            b'{"contact_id": "c", "cases": [{"case_id": "k", "status": "lost", "opened_at": "x"}]}',
+            "not one of",
+        ),
+    ],
+)
+def test_a_snapshot_that_does_not_fit_says_where(data: bytes, reason: str) -> None:
+    with pytest.raises(SnapshotError, match=reason):
+        load(Contact, data)
+
+
+@given(
+    st.builds(
+        Case,
+        case_id=st.text(),
+        status=st.sampled_from(["in_triage", "queued", "closed"]),
+        opened_at=st.datetimes(timezones=st.just(UTC)),
+        agent_id=st.none() | st.text(),
+        address=st.none() | st.text() | st.just(ERASED),
+    )
+)
+def test_any_case_round_trips(case: Case) -> None:
+    assert load(Case, dump(case)) == case
