@@ -1,0 +1,265 @@
+"""The case lifecycle's decisions: which events follow from a contact's state and one event.
+
+- A message from a contact without an open case opens one (`CaseOpened`); a message while a
+  case is open joins it, and resumes it when it was on hold for a reason the policy resumes on
+  a reply (`CaseResumed`); a message within the reopening window of a case closed for a
+  reopenable reason reopens it (`CaseReopened`); later, or otherwise, it opens a new case.
+  A redelivered message decides nothing.
+- Case facts written by others (triage, routing, agents' commands) and agents' messages only
+  move the state (see `state.evolve`): `decide` returns nothing for them.
+- A clock tick fires the steps of the inactivity ladder that came due since the last tick
+  evaluated, in ladder order: reminders (`MessageSent` by the bot), the hold (`CasePutOnHold`,
+  reason inactivity), the close (`CaseClosed`, reason auto_closed_inactivity), each hold or
+  close preceded by its notice when the policy gives one.
+
+Every output is derived from its cause: event_id = derive_event_id(cause.event_id,
+"streams.cases", n) for the n-th output (0-based), occurred_at = the cause's time (a tick's
+tick_at), causation_id = cause.event_id, correlation_id = the cause's; for ticks, the case's
+own flow (the tick's correlation id says nothing about the case). The same state and event
+always yield the same outputs.
+
+`handle` is the whole step, in order: 1. decide on the state before the event; 2. evolve the
+event; 3. evolve each output, in order.
+
+Must not import Kafka, faust, Postgres, logging or a clock: time comes in the events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final
+
+from schemas.envelope import derive_event_id
+from schemas.events import (
+    CaseClosed,
+    CaseOpened,
+    CasePutOnHold,
+    CaseReopened,
+    CaseResumed,
+    ClockTicked,
+    MessageReceived,
+    MessageSent,
+    SenderKind,
+)
+from schemas.personal import Erased
+from streams.cases.policy import InactivityStep, LifecyclePolicy
+from streams.cases.state import (
+    PROCESSOR,
+    CaseView,
+    ContactState,
+    Input,
+    MisroutedEvent,
+    Output,
+    case_id_for,
+    evolve,
+    is_redelivery,
+    reminder_message_id,
+)
+
+WHATSAPP_SERVICE_WINDOW: Final = timedelta(hours=24)
+"""Meta's rule: free-form messages only within 24 hours of the citizen's last message."""
+
+
+def decide(state: ContactState, event: Input, policy: LifecyclePolicy) -> list[Output]:
+    """The events that follow from `event` given `state`; [] for facts written by others."""
+    if isinstance(event, MessageReceived):
+        return _on_message(state, event, policy)
+    if isinstance(event, ClockTicked):
+        return _on_tick(state, event, policy)
+    return []
+
+
+def handle(
+    state: ContactState, event: Input, policy: LifecyclePolicy
+) -> tuple[ContactState, list[Output]]:
+    """Decide, then evolve over the event and each output: the state to store and the events
+    to publish (with the input's offset, in one transaction)."""
+    outputs = decide(state, event, policy)
+    state = evolve(state, event)
+    for output in outputs:
+        state = evolve(state, output)
+    return state, outputs
+
+
+def next_deadline(state: ContactState, policy: LifecyclePolicy) -> datetime | None:
+    """When the next inactivity step comes due, if any: lets the shell deliver ticks only to
+    the contacts that have something due, instead of to every contact."""
+    case = state.case
+    if case is None or not case.is_open:
+        return None
+    due = (case.idle_since + step.after for step in policy.steps_for(case.ladder))
+    return next((at for at in due if at > case.checked_until), None)
+
+
+@dataclass
+class _Outputs:
+    """Numbers the outputs of one cause and stamps their envelope."""
+
+    cause_id: str
+    at: datetime
+    correlation_id: str
+    events: list[Output] = field(default_factory=list)
+
+    def next_id(self) -> str:
+        return derive_event_id(self.cause_id, PROCESSOR, str(len(self.events)))
+
+
+def _on_message(
+    state: ContactState, message: MessageReceived, policy: LifecyclePolicy
+) -> list[Output]:
+    if message.contact_id != state.contact_id:
+        raise MisroutedEvent(
+            f"MessageReceived {message.event_id} is for contact {message.contact_id}, "
+            f"not {state.contact_id}: key it by contact_id"
+        )
+    if is_redelivery(state, message):
+        return []
+    out = _Outputs(message.event_id, message.occurred_at, message.correlation_id)
+    case = state.case
+    if case is None or (not case.is_open and not _is_reopenable(case, message, policy)):
+        out.events.append(
+            CaseOpened(
+                event_id=out.next_id(),
+                occurred_at=out.at,
+                correlation_id=out.correlation_id,
+                causation_id=out.cause_id,
+                case_id=case_id_for(message),
+                citizen_id=message.subject_id,
+                contact_id=message.contact_id,
+                channel=message.channel,
+                opened_by_message_id=message.event_id,
+            )
+        )
+    elif not case.is_open and case.closed_at and case.close_reason:
+        out.events.append(
+            CaseReopened(
+                event_id=out.next_id(),
+                occurred_at=out.at,
+                correlation_id=out.correlation_id,
+                causation_id=out.cause_id,
+                case_id=case.case_id,
+                reopened_by_message_id=message.event_id,
+                previous_closed_at=case.closed_at,
+                previous_close_reason=case.close_reason,
+            )
+        )
+    elif case.status == "on_hold" and case.hold_reason in policy.resume_on_reply:
+        held = out.at - case.held_since if case.held_since else timedelta(0)
+        out.events.append(
+            CaseResumed(
+                event_id=out.next_id(),
+                occurred_at=out.at,
+                correlation_id=out.correlation_id,
+                causation_id=out.cause_id,
+                case_id=case.case_id,
+                reason="citizen_replied",
+                held_ms=max(0, held // timedelta(milliseconds=1)),
+            )
+        )
+    return out.events
+
+
+def _is_reopenable(case: CaseView, message: MessageReceived, policy: LifecyclePolicy) -> bool:
+    return (
+        case.closed_at is not None
+        and case.close_reason in policy.reopenable_reasons
+        and message.occurred_at <= case.closed_at + policy.reopen_window
+    )
+
+
+def _on_tick(state: ContactState, tick: ClockTicked, policy: LifecyclePolicy) -> list[Output]:
+    case = state.case
+    if case is None or not case.is_open:
+        return []
+    out = _Outputs(tick.event_id, tick.tick_at, case.correlation_id)
+    steps = policy.steps_for(case.ladder)
+    reminders = case.reminders_sent
+    on_hold = case.status == "on_hold"
+    for i, step in enumerate(steps):
+        due_at = case.idle_since + step.after
+        if not case.checked_until < due_at <= tick.tick_at:
+            continue
+        if step.action == "remind":
+            if _send(out, state, case, step, reminder_message_id(case.case_id, reminders + 1)):
+                reminders += 1
+        elif step.action == "hold" and not on_hold:
+            _send(out, state, case, step, None)
+            after = steps[i + 1] if i + 1 < len(steps) else None
+            out.events.append(
+                CasePutOnHold(
+                    event_id=out.next_id(),
+                    occurred_at=out.at,
+                    correlation_id=out.correlation_id,
+                    causation_id=out.cause_id,
+                    case_id=case.case_id,
+                    reason="inactivity",
+                    until=case.idle_since + after.after if after else None,
+                )
+            )
+            on_hold = True
+        elif step.action == "close":
+            _send(out, state, case, step, None)
+            out.events.append(
+                CaseClosed(
+                    event_id=out.next_id(),
+                    occurred_at=out.at,
+                    correlation_id=out.correlation_id,
+                    causation_id=out.cause_id,
+                    case_id=case.case_id,
+                    reason="auto_closed_inactivity",
+                )
+            )
+            break
+    return out.events
+
+
+def _send(
+    out: _Outputs,
+    state: ContactState,
+    case: CaseView,
+    step: InactivityStep,
+    message_id: str | None,
+) -> bool:
+    """Append the step's message to the citizen, when it has one and the contact can be
+    reached (an erased or never seen address cannot); whether one was appended."""
+    address = state.contact_address
+    if (
+        step.text is None
+        or state.citizen_id is None
+        or state.channel is None
+        or address is None
+        or isinstance(address, Erased)
+    ):
+        return False
+    last = case.last_citizen_message_at
+    template = step.whatsapp_template
+    use_template = (
+        template is not None
+        and state.channel == "whatsapp"
+        and (last is None or out.at - last >= WHATSAPP_SERVICE_WINDOW)
+    )
+    sender: SenderKind = "bot" if step.action == "remind" else "system"
+    event_id = out.next_id()
+    out.events.append(
+        MessageSent(
+            event_id=event_id,
+            occurred_at=out.at,
+            correlation_id=out.correlation_id,
+            causation_id=out.cause_id,
+            subject_id=state.citizen_id,
+            channel=state.channel,
+            contact_id=state.contact_id,
+            contact_address=address,
+            channel_account_id=state.channel_account_id,
+            case_id=case.case_id,
+            message_id=message_id or event_id,
+            sender_kind=sender,
+            text=None if use_template else step.text,
+            template_name=template.name if use_template and template else None,
+            template_language=template.language if use_template and template else None,
+            thread_id=state.thread_id,
+            sent_at=out.at,
+        )
+    )
+    return True
