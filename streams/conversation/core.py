@@ -1,0 +1,80 @@
+"""The pure core of the conversation processor: `streams.cases` and `streams.triage` composed.
+
+Steps of `handle`, in order:
+1. the case lifecycle decides on the input (open, join, reopen, inactivity rules);
+2. the triage bot sees what concerns the current case, in causal order: a case just
+   opened (a fresh dialogue), then the input itself, then a close;
+3. the lifecycle evolves over the bot's outputs (a triaged case leaves triage);
+4. the outputs are the lifecycle's then the bot's, in that order.
+
+Must not import Kafka, faust, Postgres, logging or a clock: time comes in the events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from schemas.events import (
+    CaseClosed,
+    CaseOpened,
+    CaseReopened,
+    CaseTriaged,
+    ClockTicked,
+    MessageReceived,
+    MessageSent,
+)
+from streams.cases import domain as cases
+from streams.cases.policy import LifecyclePolicy
+from streams.cases.state import ContactState
+from streams.cases.state import evolve as evolve_contact
+from streams.triage import domain as triage
+from streams.triage.model import Flow
+
+Output = Any  # the union of both cores' outputs; each is a generated event type
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ConversationState:
+    contact: ContactState
+    triage: triage.TriageState | None = None
+
+
+def initial(contact_id: str) -> ConversationState:
+    return ConversationState(contact=ContactState(contact_id=contact_id))
+
+
+def handle(
+    state: ConversationState, event: Any, policy: LifecyclePolicy, flow: Flow
+) -> tuple[ConversationState, list[Output]]:
+    contact, case_outputs = cases.handle(state.contact, event, policy)
+    dialogue = state.triage
+    bot_outputs: list[Output] = []
+    for item in _for_triage(event, case_outputs):
+        if isinstance(item, CaseOpened):
+            dialogue = triage.TriageState(case_id=item.case_id)
+        if dialogue is None:
+            continue
+        dialogue, produced = triage.step(dialogue, item, flow)
+        bot_outputs.extend(produced)
+    for output in bot_outputs:
+        contact = evolve_contact(contact, output)
+    if dialogue is not None and dialogue.status == "done":
+        dialogue = None  # nothing personal is kept once triage is over
+    return replace(state, contact=contact, triage=dialogue), [*case_outputs, *bot_outputs]
+
+
+def wakes_at(state: ConversationState, policy: LifecyclePolicy) -> datetime | None:
+    """When a tick must next visit this contact (an inactivity step comes due)."""
+    return cases.next_deadline(state.contact, policy)
+
+
+def _for_triage(event: Any, case_outputs: list[Output]) -> list[Any]:
+    opened = [o for o in case_outputs if isinstance(o, CaseOpened | CaseReopened)]
+    closed = [o for o in case_outputs if isinstance(o, CaseClosed)]
+    if isinstance(event, MessageReceived | CaseTriaged | CaseClosed | MessageSent | CaseOpened):
+        return [*opened, event, *closed]
+    if isinstance(event, ClockTicked):
+        return closed
+    return [*opened, *closed]

@@ -1,0 +1,35 @@
+"""Wiring of the conversation core into the runtime: keys, initial state, alarms."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from streams.cases.policy import LifecyclePolicy, default_policy
+from streams.conversation import core
+from streams.triage.flow import load_flow
+from streams.triage.model import Flow
+
+
+class ConversationCore:
+    name = "streams.conversation"
+    state_type = core.ConversationState
+
+    def __init__(self, policy: LifecyclePolicy | None = None, flow: Flow | None = None) -> None:
+        self.policy = policy or default_policy()
+        self.flow = flow or load_flow()
+
+    def key_of(self, event: Any) -> str | None:
+        contact = getattr(event, "contact_id", None)
+        return contact if isinstance(contact, str) and contact else None
+
+    def initial(self, key: str) -> core.ConversationState:
+        return core.initial(key)
+
+    def handle(
+        self, state: core.ConversationState, event: Any
+    ) -> tuple[core.ConversationState, list[Any]]:
+        return core.handle(state, event, self.policy, self.flow)
+
+    def wakes_at(self, state: core.ConversationState) -> datetime | None:
+        return core.wakes_at(state, self.policy)

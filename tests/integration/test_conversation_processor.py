@@ -1,0 +1,229 @@
+"""The conversation processor on the real broker: one case per contact, urgent cases triaged
+at once, state that survives a restart, bad records dead-lettered with their reason."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka.structs import TopicPartition
+
+from schemas.events import MessageReceived
+from streams.conversation.processor import ConversationCore
+from streams.shared.contract import Contract
+from streams.shared.events import Received
+from streams.shared.kafka import (
+    TopicSpec,
+    delete_topics,
+    ensure_topics,
+    make_consumer,
+    make_producer,
+)
+from streams.shared.keystore import PostgresKeyStore
+from streams.shared.runtime import DEAD_LETTER_TOPIC, Processor
+from streams.shared.settings import Settings
+from tests.unit.triage.conversation import Citizen
+
+URGENT = "Socorro, meu marido me ameaçou de morte agora"
+
+
+@dataclass(frozen=True)
+class Route:
+    topic: str
+    key_field: str
+
+
+@pytest.fixture
+async def contract(settings: Settings, pg_schema: str) -> AsyncIterator[Contract]:
+    pool = await asyncpg.create_pool(settings.postgres.dsn.reveal(), min_size=1, max_size=2)
+    store = PostgresKeyStore(pool, os.urandom(32), schema=pg_schema)
+    await store.create_tables()
+    contract = await Contract.open(settings, keys=store)
+    yield contract
+    await contract.close()
+    await pool.close()
+
+
+@pytest.fixture
+async def out_topic(settings: Settings) -> AsyncIterator[str]:
+    name = f"test.conversation.out.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(settings.kafka, [TopicSpec(name, partitions=6)])
+    yield name
+    await delete_topics(settings.kafka, [name])
+
+
+def message(contact: int, n: int, text: str) -> MessageReceived:
+    base = Citizen().says(text)
+    return MessageReceived.from_record(
+        {
+            **base.to_record(),
+            "event_id": f"m-{contact}-{n}",
+            "correlation_id": f"m-{contact}-0",
+            "contact_id": f"contact-{contact}",
+            "subject_id": f"citizen-{contact}",
+            "provider_message_id": f"wamid-{contact}-{n}",
+        }
+    )
+
+
+def processor(
+    core: ConversationCore,
+    contract: Contract,
+    settings: Settings,
+    topic: str,
+    out_topic: str,
+    group: str,
+) -> Processor[Any]:
+    routes = {
+        name: Route(out_topic, key)
+        for name, key in (
+            ("CaseOpened", "contact_id"),
+            ("CaseReopened", "case_id"),
+            ("CaseResumed", "case_id"),
+            ("CasePutOnHold", "case_id"),
+            ("CaseClosed", "case_id"),
+            ("MessageSent", "contact_id"),
+            ("CaseTriaged", "case_id"),
+        )
+    }
+    return Processor(
+        core,
+        contract,
+        settings.kafka,
+        input_topic=topic,
+        routes=routes,
+        group_id=group,
+        changelog_topic=f"{group}.changelog",
+    )
+
+
+async def publish(
+    settings: Settings, contract: Contract, topic: str, messages: list[MessageReceived]
+) -> None:
+    producer = make_producer(settings.kafka)
+    await producer.start()
+    try:
+        publisher = contract.publisher(
+            producer, source="/test", routes={"MessageReceived": Route(topic, "contact_id")}
+        )
+        await publisher.publish_many([(m.NAME, m.to_record()) for m in messages])
+    finally:
+        await producer.stop()
+
+
+async def drain(proc: Processor[Any], expected_inputs: int) -> None:
+    async def loop() -> None:
+        while proc.stats.events < expected_inputs:
+            await proc.step(timeout_ms=500)
+
+    await asyncio.wait_for(loop(), timeout=60)
+
+
+async def read_all(settings: Settings, contract: Contract, topic: str) -> list[Any]:
+    consumer = make_consumer(settings.kafka, group_id=None)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(topic, p) for p in range(6)]
+        consumer.assign(parts)
+        ends = await consumer.end_offsets(parts)
+        for tp in parts:
+            await consumer.seek_to_beginning(tp)
+        messages: list[Any] = []
+        while len(messages) < sum(ends.values()):
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                messages.extend(records)
+    finally:
+        await consumer.stop()
+    return await contract.decode(messages)
+
+
+async def test_one_case_per_contact_urgent_ones_triaged_and_state_survives_a_restart(
+    settings: Settings, topic: str, out_topic: str, contract: Contract
+) -> None:
+    group = f"test.conversation.{uuid.uuid4().hex[:8]}"
+    contacts = range(60)
+    burst = [
+        message(c, n, URGENT if c % 5 == 0 else text)
+        for c in contacts
+        for n, text in enumerate(("oi", "bom dia", "preciso de ajuda"))
+    ]
+    await publish(settings, contract, topic, burst)
+
+    first = processor(ConversationCore(), contract, settings, topic, out_topic, group)
+    await first.start()
+    try:
+        await drain(first, len(burst))
+    finally:
+        await first.stop()
+
+    # A new worker restores the contacts from the changelog; a later message joins the case.
+    await publish(settings, contract, topic, [message(c, 9, "voltei") for c in contacts])
+    second = processor(ConversationCore(), contract, settings, topic, out_topic, group)
+    await second.start()
+    try:
+        await drain(second, len(contacts))
+    finally:
+        await second.stop()
+
+    events = [
+        r.event for r in await read_all(settings, contract, out_topic) if isinstance(r, Received)
+    ]
+    opened = [e.record["contact_id"] for e in events if e.name == "CaseOpened"]
+    assert sorted(opened) == sorted(f"contact-{c}" for c in contacts)
+    urgent = [
+        e.record for e in events if e.name == "CaseTriaged" and e.record["priority"] == "urgent"
+    ]
+    assert len(urgent) == len([c for c in contacts if c % 5 == 0])
+    assert len({e.record["event_id"] for e in events}) == len(events)
+
+
+async def test_a_record_that_is_no_event_is_dead_lettered_with_the_reason(
+    settings: Settings, topic: str, out_topic: str, contract: Contract
+) -> None:
+    group = f"test.conversation.{uuid.uuid4().hex[:8]}"
+    producer = make_producer(settings.kafka)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"\xc3\x01 not an event at all", key=b"contact-1")
+    finally:
+        await producer.stop()
+    proc = processor(ConversationCore(), contract, settings, topic, out_topic, group)
+    await proc.start()
+    try:
+        await drain(proc, 1)
+    finally:
+        await proc.stop()
+
+    assert proc.stats.dead_lettered == 1
+    dead = [
+        r.event.record
+        for r in await read_all_deadletters(settings, contract)
+        if isinstance(r, Received) and r.event.record["source_topic"] == topic
+    ]
+    assert len(dead) == 1
+    assert "fingerprint" in dead[0]["reason"]
+    assert dead[0]["payload"] == b"\xc3\x01 not an event at all"
+
+
+async def read_all_deadletters(settings: Settings, contract: Contract) -> list[Any]:
+    consumer = make_consumer(settings.kafka, group_id=None)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(DEAD_LETTER_TOPIC, p) for p in range(3)]
+        consumer.assign(parts)
+        ends = await consumer.end_offsets(parts)
+        for tp in parts:
+            await consumer.seek_to_beginning(tp)
+        messages: list[Any] = []
+        while len(messages) < sum(ends.values()):
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                messages.extend(records)
+    finally:
+        await consumer.stop()
+    return await contract.decode(messages)

@@ -1,0 +1,144 @@
+"""Given a contact's history, when a message or a tick arrives, then these events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas.envelope import derive_event_id
+from schemas.events import CaseClosed, CaseOpened, CaseTriaged, ClockTicked, MessageSent
+from streams.cases.policy import default_policy
+from streams.conversation.core import ConversationState, handle, initial, wakes_at
+from streams.triage.flow import load_flow
+from tests.unit.triage.conversation import GOOD_ANSWERS, T0, Citizen
+
+POLICY = default_policy()
+FLOW = load_flow()
+
+
+def run(
+    events: Iterable[Any], state: ConversationState | None = None
+) -> tuple[ConversationState, list[Any]]:
+    state = state or initial("contact-1")
+    out: list[Any] = []
+    for event in events:
+        state, produced = handle(state, event, POLICY, FLOW)
+        out.extend(produced)
+    return state, out
+
+
+def names(events: Iterable[Any]) -> list[str]:
+    return [type(e).__name__ for e in events]
+
+
+def test_a_first_message_opens_a_case_and_the_bot_answers() -> None:
+    citizen = Citizen()
+
+    _, out = run([citizen.says("Oi, preciso de ajuda com a pensão do meu filho")])
+
+    assert names(out)[0] == "CaseOpened"
+    bot = [e for e in out if isinstance(e, MessageSent)]
+    assert bot
+    assert all(m.sender_kind == "bot" for m in bot)
+    assert all(m.case_id == out[0].case_id for m in bot)
+
+
+def test_a_whole_triage_ends_with_one_triaged_case_in_the_right_area() -> None:
+    citizen = Citizen()
+    messages = [citizen.says("Oi")] + [citizen.says(answer) for answer in GOOD_ANSWERS.values()]
+
+    state, out = run(messages)
+
+    triaged = [e for e in out if isinstance(e, CaseTriaged)]
+    assert len(triaged) == 1
+    assert triaged[0].area == "familia"
+    assert triaged[0].priority in ("normal", "high")
+    assert [e for e in out if isinstance(e, CaseOpened)] == [out[0]]
+    assert state.triage is None  # the dialogue, with its personal data, is dropped when done
+    assert state.contact.case is not None
+    assert state.contact.case.triaged_at is not None  # its status moves on when routing queues it
+
+
+def test_an_urgent_first_message_skips_every_question() -> None:
+    citizen = Citizen()
+
+    _, out = run([citizen.says("Socorro, meu marido me ameaçou de morte agora")])
+
+    triaged = [e for e in out if isinstance(e, CaseTriaged)]
+    assert len(triaged) == 1
+    assert triaged[0].priority == "urgent"
+    assert "violence_or_threat" in triaged[0].urgency_flags
+    assert names(out)[0] == "CaseOpened"
+
+
+def test_a_burst_of_first_messages_opens_one_case() -> None:
+    citizen = Citizen()
+    burst = [citizen.says(text) for text in ("oi", "bom dia", "preciso de ajuda", "?", "alô")]
+
+    _, out = run(burst)
+
+    assert names(out).count("CaseOpened") == 1
+
+
+def test_a_redelivered_message_changes_nothing() -> None:
+    citizen = Citizen()
+    first = citizen.says("oi")
+    state, _ = run([first])
+
+    again, out = run([first], state)
+
+    assert out == []
+    assert again == state
+
+
+def test_silence_in_triage_gets_a_reminder_then_an_auto_close() -> None:
+    citizen = Citizen()
+    state, _ = run([citizen.says("oi")])
+    due = wakes_at(state, POLICY)
+    assert due is not None
+
+    later = T0 + timedelta(days=3)
+    tick = ClockTicked(
+        event_id=derive_event_id("tick", later.isoformat()),
+        occurred_at=later,
+        correlation_id="tick",
+        source="timer-1",
+        sequence=1,
+        tick_at=later,
+        interval_ms=1000,
+    )
+    state, out = run([tick], state)
+
+    closes = [e for e in out if isinstance(e, CaseClosed)]
+    assert len(closes) == 1
+    assert closes[0].reason == "auto_closed_inactivity"
+    assert any(isinstance(e, MessageSent) for e in out)  # the citizen is told, never silently
+    assert wakes_at(state, POLICY) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["oi", "1", "2", "sim", "não", "", "rg e cpf", "pensão", "😀"]),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_any_conversation_has_at_most_one_open_case_and_replays_identically(
+    texts: list[str],
+) -> None:
+    citizen = Citizen()
+    messages = [citizen.says(t) for t in texts]
+
+    state, out = run(messages)
+    again_state, again_out = run(messages)
+
+    assert names(out).count("CaseOpened") == 1
+    assert names(out).count("CaseTriaged") <= 1
+    assert out == again_out
+    assert state == again_state
+    assert len({e.event_id for e in out}) == len(out)
