@@ -1,0 +1,325 @@
+"""The router's state and `evolve`: how each fact changes it.
+
+The state is plain immutable data (frozen dataclasses, mappings that are never mutated after
+they are built), so a decision can be replayed from the log: folding `evolve` over the
+router's inputs and its own outputs, in log order, rebuilds exactly the state the running
+router had. `evolve` needs no configuration: an agent's capacity is kept only when an
+`AgentCapacityChanged` set it, and the profile's default fills in at decision time.
+
+Must not depend on Kafka, Postgres, logging or the clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TypeVar
+
+from schemas.events import (
+    AgentCapacityChanged,
+    AgentPresenceChanged,
+    Area,
+    CaseAssigned,
+    CaseClosed,
+    CaseQueued,
+    CaseReleased,
+    CaseReopened,
+    CaseTransferred,
+    CaseTriaged,
+    ClockTicked,
+    Presence,
+    Priority,
+    RoutingDecided,
+)
+
+RouterInput = (
+    CaseTriaged
+    | CaseReopened
+    | CaseClosed
+    | CaseReleased
+    | CaseTransferred
+    | AgentPresenceChanged
+    | AgentCapacityChanged
+    | ClockTicked
+)
+RouterOutput = CaseQueued | RoutingDecided | CaseAssigned
+RouterEvent = RouterInput | RouterOutput
+
+PROCESSED_IDS_KEPT = 20_000  # redeliveries come soon after the original; older ids are forgotten
+CLOSED_CASES_KEPT = 20_000  # enough to queue a reopened case again without a new triage
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+@dataclass(frozen=True)
+class AgentState:
+    presence: Presence = "offline"
+    capacity: int | None = None  # None: the profile's default (no AgentCapacityChanged yet)
+    open_cases: frozenset[str] = frozenset()
+    last_assigned_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CaseInfo:
+    """What the router knows about an open (or recently closed) case."""
+
+    case_id: str
+    subject_id: str | None
+    area: Area
+    region: str | None
+    priority: Priority
+    urgent: bool
+    queue_id: str | None = None
+    excluded: frozenset[str] = frozenset()  # agents who gave the case up: not routed back to them
+
+
+@dataclass(frozen=True)
+class WaitingCase:
+    case_id: str
+    queue_id: str
+    priority: Priority
+    queued_at: datetime
+    step: int
+    step_started_at: datetime
+
+
+@dataclass(frozen=True)
+class RouterState:
+    """Every queue and agent. Waiting cases are kept by case_id (`waiting_in` gives one
+    queue's, in order); `processed` holds the last PROCESSED_IDS_KEPT event ids, for
+    idempotency; `closed` the last CLOSED_CASES_KEPT closed cases, to queue a reopened one."""
+
+    agents: Mapping[str, AgentState] = field(default_factory=dict)
+    cases: Mapping[str, CaseInfo] = field(default_factory=dict)
+    waiting: Mapping[str, WaitingCase] = field(default_factory=dict)
+    assignments: Mapping[str, str] = field(default_factory=dict)  # case_id -> agent_id
+    last_agent: Mapping[str, str] = field(default_factory=dict)  # subject_id -> agent_id (sticky)
+    round_robin: Mapping[str, str] = field(default_factory=dict)  # queue_id -> last agent chosen
+    closed: Mapping[str, CaseInfo] = field(default_factory=dict)  # insertion order = close order
+    processed: frozenset[str] = frozenset()
+    processed_order: tuple[str, ...] = ()
+
+    def agent(self, agent_id: str) -> AgentState:
+        return self.agents.get(agent_id, AgentState())
+
+
+PRIORITY_RANK: Mapping[Priority, int] = {
+    "urgent": 0,
+    "high": 1,
+    "normal": 2,
+    "unknown": 2,
+    "low": 3,
+}
+
+
+def queue_order(w: WaitingCase) -> tuple[int, datetime, str]:
+    """Priority first, then the longest waiting, then case_id (ties never depend on hashing)."""
+    return (PRIORITY_RANK[w.priority], w.queued_at, w.case_id)
+
+
+def is_urgent(event: CaseTriaged) -> bool:
+    return event.priority == "urgent" or bool(event.urgency_flags)
+
+
+def evolve(state: RouterState, event: RouterEvent) -> RouterState:
+    """The state after one fact; a fact already applied (same event_id) changes nothing."""
+    if event.event_id in state.processed:
+        return state
+    return _remember(_apply(state, event), event.event_id)
+
+
+def _apply(state: RouterState, event: RouterEvent) -> RouterState:  # noqa: PLR0911
+    match event:
+        case CaseTriaged():
+            return _triaged(state, event)
+        case CaseQueued():
+            return _queued(state, event)
+        case RoutingDecided():
+            return _decided(state, event)
+        case CaseAssigned():
+            return _assigned(state, event)
+        case CaseReleased():
+            if state.assignments.get(event.case_id) != event.agent_id:
+                return state  # not (or no longer) theirs: nothing to release
+            return _exclude(_unassign(state, event.case_id), event.case_id, event.agent_id)
+        case CaseTransferred():
+            return _transferred(state, event)
+        case CaseClosed():
+            return _closed(state, event.case_id)
+        case CaseReopened():
+            return _reopened(state, event.case_id)
+        case AgentPresenceChanged() | AgentCapacityChanged():
+            return _agent_changed(state, event)
+        case ClockTicked():
+            return state
+
+
+def _agent_changed(
+    state: RouterState, event: AgentPresenceChanged | AgentCapacityChanged
+) -> RouterState:
+    agent = state.agent(event.agent_id)
+    if isinstance(event, AgentPresenceChanged):
+        agent = replace(agent, presence=event.presence)
+    else:
+        agent = replace(agent, capacity=event.capacity)
+    return replace(state, agents={**state.agents, event.agent_id: agent})
+
+
+def _transferred(state: RouterState, event: CaseTransferred) -> RouterState:
+    if event.case_id in state.closed:
+        return state
+    holder = state.assignments.get(event.case_id)
+    moved = _unassign(state, event.case_id)
+    if event.case_id not in moved.cases:  # never triaged here: keep what the transfer tells
+        info = CaseInfo(event.case_id, event.subject_id, "unknown", None, "normal", False)
+        moved = replace(moved, cases={**moved.cases, event.case_id: info})
+    moved = replace(moved, waiting=_without(moved.waiting, event.case_id))
+    return _exclude(moved, event.case_id, holder) if holder else moved
+
+
+def _reopened(state: RouterState, case_id: str) -> RouterState:
+    info = state.closed.get(case_id)
+    if info is None or case_id in state.cases:
+        return state
+    return replace(
+        state, cases={**state.cases, case_id: info}, closed=_without(state.closed, case_id)
+    )
+
+
+def _triaged(state: RouterState, event: CaseTriaged) -> RouterState:
+    info = CaseInfo(
+        case_id=event.case_id,
+        subject_id=event.subject_id,
+        area=event.area,
+        region=event.region,
+        priority=event.priority,
+        urgent=is_urgent(event),
+    )
+    if event.case_id in state.closed:  # a late re-triage of a closed case: remember, do not open
+        old = state.closed[event.case_id]
+        return replace(
+            state, closed={**state.closed, event.case_id: replace(info, queue_id=old.queue_id)}
+        )
+    old_info = state.cases.get(event.case_id)
+    if old_info is not None:
+        info = replace(info, queue_id=old_info.queue_id, excluded=old_info.excluded)
+    return replace(state, cases={**state.cases, event.case_id: info})
+
+
+def _queued(state: RouterState, event: CaseQueued) -> RouterState:
+    at = event.occurred_at
+    before = state.waiting.get(event.case_id)
+    if before is not None and before.queue_id == event.queue_id:
+        # a re-triage in the same queue keeps the case's place and escalation step
+        entry = replace(before, priority=event.priority)
+    else:
+        entry = WaitingCase(event.case_id, event.queue_id, event.priority, at, 0, at)
+    known = state.cases.get(event.case_id)
+    info = known or CaseInfo(
+        case_id=event.case_id,
+        subject_id=None,
+        area=event.area,
+        region=None,
+        priority=event.priority,
+        urgent=event.priority == "urgent",
+    )
+    info = replace(info, queue_id=event.queue_id, priority=event.priority)
+    unassigned = _unassign(state, event.case_id)
+    return replace(
+        unassigned,
+        waiting={**unassigned.waiting, event.case_id: entry},
+        cases={**unassigned.cases, event.case_id: info},
+    )
+
+
+def _decided(state: RouterState, event: RoutingDecided) -> RouterState:
+    if event.rule == "round_robin" and event.chosen_agent_id is not None:
+        state = replace(
+            state, round_robin={**state.round_robin, event.queue_id: event.chosen_agent_id}
+        )
+    entry = state.waiting.get(event.case_id)
+    if entry is None or entry.step == event.escalation_step:
+        return state
+    entry = replace(entry, step=event.escalation_step, step_started_at=event.occurred_at)
+    return replace(state, waiting={**state.waiting, event.case_id: entry})
+
+
+def _assigned(state: RouterState, event: CaseAssigned) -> RouterState:
+    state = _unassign(state, event.case_id)  # never two agents on one case
+    agent = state.agent(event.agent_id)
+    agent = replace(
+        agent, open_cases=agent.open_cases | {event.case_id}, last_assigned_at=event.occurred_at
+    )
+    info = state.cases.get(event.case_id)
+    cases = state.cases
+    last_agent = state.last_agent
+    if info is not None:
+        cases = {
+            **cases,
+            event.case_id: replace(info, queue_id=event.queue_id, excluded=frozenset()),
+        }
+        if info.subject_id is not None:
+            last_agent = {**last_agent, info.subject_id: event.agent_id}
+    return replace(
+        state,
+        agents={**state.agents, event.agent_id: agent},
+        assignments={**state.assignments, event.case_id: event.agent_id},
+        waiting=_without(state.waiting, event.case_id),
+        cases=cases,
+        last_agent=last_agent,
+    )
+
+
+def _unassign(state: RouterState, case_id: str) -> RouterState:
+    holder = state.assignments.get(case_id)
+    if holder is None:
+        return state
+    agent = state.agent(holder)
+    agent = replace(agent, open_cases=agent.open_cases - {case_id})
+    return replace(
+        state,
+        agents={**state.agents, holder: agent},
+        assignments=_without(state.assignments, case_id),
+    )
+
+
+def _exclude(state: RouterState, case_id: str, agent_id: str) -> RouterState:
+    info = state.cases.get(case_id)
+    if info is None:
+        return state
+    info = replace(info, excluded=info.excluded | {agent_id})
+    return replace(state, cases={**state.cases, case_id: info})
+
+
+def _closed(state: RouterState, case_id: str) -> RouterState:
+    state = _unassign(state, case_id)
+    info = state.cases.get(case_id)
+    closed = dict(state.closed)
+    if info is not None:
+        closed.pop(case_id, None)
+        closed[case_id] = replace(info, excluded=frozenset())
+        while len(closed) > CLOSED_CASES_KEPT:
+            del closed[next(iter(closed))]
+    return replace(
+        state,
+        cases=_without(state.cases, case_id),
+        waiting=_without(state.waiting, case_id),
+        closed=closed,
+    )
+
+
+def _remember(state: RouterState, event_id: str) -> RouterState:
+    order = (*state.processed_order, event_id)
+    processed = state.processed | {event_id}
+    if len(order) > PROCESSED_IDS_KEPT:
+        processed = processed - set(order[:-PROCESSED_IDS_KEPT])
+        order = order[-PROCESSED_IDS_KEPT:]
+    return replace(state, processed=processed, processed_order=order)
+
+
+def _without(mapping: Mapping[_K, _V], key: _K) -> Mapping[_K, _V]:
+    if key not in mapping:
+        return mapping
+    return {k: v for k, v in mapping.items() if k != key}
