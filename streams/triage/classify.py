@@ -19,9 +19,7 @@ def urgent_signals(flow: Flow, text: str) -> tuple[UrgencyRule, ...]:
     said = words(text)
     if not said:
         return ()
-    return tuple(
-        rule for rule in flow.urgency_rules if any(p.pattern.search(said) for p in rule.phrases)
-    )
+    return tuple(rule for rule in flow.urgency_rules if rule.matcher.search(said))
 
 
 def area_of(
@@ -33,11 +31,7 @@ def area_of(
     about the problem; else the flow's default area, or "unknown" when the citizen said
     nothing. Every area rule that found a phrase fired, whichever decided."""
     said = [s for s in (words(t) for t in narrative) if s]
-    matched = [
-        rule
-        for rule in flow.area_rules
-        if any(p.pattern.search(s) for p in rule.phrases for s in said)
-    ]
+    matched = [rule for rule in flow.area_rules if any(rule.matcher.search(s) for s in said)]
     matched_ids = tuple(rule.id for rule in matched)
     urgent_areas = {rule.id: rule.area for rule in flow.urgency_rules}
     urgent = next((urgent_areas[i] for i in fired if i in urgent_areas), None)

@@ -54,6 +54,7 @@ from streams.triage.model import (
     QuestionKind,
     UrgencyRule,
     UrgentChoice,
+    combine,
 )
 from streams.triage.text import compile_phrase
 
@@ -332,20 +333,24 @@ def _urgent_choice(value: object, path: str) -> UrgentChoice:
 
 def _area_rule(value: object, path: str) -> AreaRule:
     obj = expect_object(value, path, ("id", "area", "phrases"))
+    phrases = expect_phrases(obj, "phrases", path)
     return AreaRule(
         id=expect_rule_id(obj, "id", path),
         area=expect_one_of(obj["area"], f"{path}.area", AREAS),
-        phrases=expect_phrases(obj, "phrases", path),
+        phrases=phrases,
+        matcher=combine(phrases),
     )
 
 
 def _urgency_rule(value: object, path: str) -> UrgencyRule:
     obj = expect_object(value, path, ("id", "flag", "area", "phrases"))
+    phrases = expect_phrases(obj, "phrases", path)
     return UrgencyRule(
         id=expect_rule_id(obj, "id", path),
         flag=expect_one_of(obj["flag"], f"{path}.flag", URGENCY_FLAGS),
         area=expect_one_of(obj["area"], f"{path}.area", AREAS),
-        phrases=expect_phrases(obj, "phrases", path),
+        phrases=phrases,
+        matcher=combine(phrases),
     )
 
 

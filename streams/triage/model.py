@@ -34,6 +34,11 @@ class Phrase:
     pattern: re.Pattern[str]
 
 
+def combine(phrases: tuple[Phrase, ...]) -> re.Pattern[str]:
+    """One pattern that finds any of the phrases."""
+    return re.compile("|".join(f"(?:{p.pattern.pattern})" for p in phrases))
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class IncomeRange:
     """Family income above `above` and up to `up_to` minimum wages (None: no upper bound)."""
@@ -85,6 +90,7 @@ class AreaRule:
     id: str
     area: Area
     phrases: tuple[Phrase, ...]
+    matcher: re.Pattern[str]  # every phrase in one alternation: one search per rule
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -93,6 +99,7 @@ class UrgencyRule:
     flag: UrgencyFlag
     area: Area
     phrases: tuple[Phrase, ...]
+    matcher: re.Pattern[str]  # every phrase in one alternation: one search per rule
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
