@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import types
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -106,7 +107,7 @@ def _from_plain(kind: Any, plain: Any, path: str) -> Any:  # noqa: PLR0911, PLR0
             item = args[0] if args else Any
             items = [_from_plain(item, v, f"{path}[{i}]") for i, v in enumerate(plain)]
         return origin(items)
-    if origin is dict or kind is dict:
+    if origin in (dict, Mapping) or kind is dict:
         if not isinstance(plain, dict):
             raise SnapshotError(f"{path}: expected an object")
         key_t, value_t = get_args(kind) or (str, Any)
