@@ -102,6 +102,7 @@ class Processor(Generic[S]):
         group_id: str | None = None,
         changelog_topic: str | None = None,
         max_records: int = 2000,
+        max_snapshot_bytes: int = 1024 * 1024,
     ) -> None:
         self.core = core
         self.contract = contract
@@ -111,6 +112,8 @@ class Processor(Generic[S]):
         self.group_id = group_id or f"acolhe.{core.name}"
         self.changelog_topic = changelog_topic or f"{self.group_id}.changelog"
         self.max_records = max_records
+        # A state kept under one key (the router's) can outgrow Kafka's 1 MB default.
+        self.max_snapshot_bytes = max_snapshot_bytes
         self.states: dict[int, dict[str, S]] = {}
         # Per partition, (when, key) a tick must visit; stale entries are skipped lazily.
         self.alarms: dict[int, list[tuple[datetime, str]]] = {}
@@ -128,14 +131,20 @@ class Processor(Generic[S]):
                 TopicSpec(
                     self.changelog_topic,
                     partitions=partitions,
-                    config={"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"},
+                    config={
+                        "cleanup.policy": "compact",
+                        "min.compaction.lag.ms": "60000",
+                        "max.message.bytes": str(self.max_snapshot_bytes + 65536),
+                    },
                 ),
                 TopicSpec(
                     DEAD_LETTER_TOPIC, partitions=3, config={"retention.ms": str(14 * 86400_000)}
                 ),
             ],
         )
-        self._producer = make_producer(self.kafka, linger_ms=10)
+        self._producer = make_producer(
+            self.kafka, linger_ms=10, max_request_size=self.max_snapshot_bytes + 65536
+        )
         await self._producer.start()
         self._consumer = make_consumer(
             self.kafka, group_id=self.group_id, max_poll_records=self.max_records
@@ -284,7 +293,12 @@ class Processor(Generic[S]):
             self.alarms.pop(tp.partition, None)
 
     async def restore(self, assigned: Sequence[TopicPartition]) -> None:
-        reader = make_consumer(self.kafka, group_id=None, isolation_level="read_uncommitted")
+        reader = make_consumer(
+            self.kafka,
+            group_id=None,
+            isolation_level="read_uncommitted",
+            max_partition_fetch_bytes=self.max_snapshot_bytes + 65536,
+        )
         await reader.start()
         try:
             parts = [TopicPartition(self.changelog_topic, tp.partition) for tp in assigned]

@@ -18,7 +18,7 @@ from aiokafka.structs import TopicPartition
 
 from schemas.events import AgentPresenceChanged, MessageReceived
 from streams.conversation.processor import ConversationCore
-from streams.routing.processor import RoutingCore
+from streams.routing.processor import ROUTER_SNAPSHOT_BYTES, RoutingCore
 from streams.shared.contract import Contract
 from streams.shared.events import Received
 from streams.shared.kafka import (
@@ -34,8 +34,25 @@ from streams.shared.settings import Settings
 from streams.timer.service import Timer
 from tests.unit.triage.conversation import GOOD_ANSWERS, T0, Citizen
 
-CITIZENS = 240
-URGENT = "socorro, meu companheiro me bateu e ameaçou me matar"
+CITIZENS = 2000
+URGENT = (
+    "socorro, meu companheiro me bateu e ameaçou me matar",
+    "meu filho foi preso em flagrante agora",
+    "minha mãe está sem o remédio e corre risco de vida",
+    "vou ser despejada amanhã com meus filhos",
+)
+PROBLEMS = (
+    "meu ex marido não paga a pensão das crianças",
+    "meu filho está cumprindo pena e quer progressão de regime",
+    "meu irmão responde a um processo criminal",
+    "preciso de um medicamento que o sus não fornece",
+    "o inss negou minha aposentadoria",
+    "preciso de vaga em creche para minha filha",
+    "estou com problema no aluguel, o dono quer aumentar",
+    "minha mãe é idosa e foi deixada num asilo",
+    "recebi uma cobrança indevida do banco",
+    "tenho uma dúvida sobre um documento",
+)
 
 
 @dataclass(frozen=True)
@@ -72,14 +89,20 @@ async def topics(settings: Settings) -> AsyncIterator[dict[str, str]]:
 
 
 def citizen_messages(n: int) -> list[MessageReceived]:
-    """Contact n's day: urgent ones say so at once, most answer the bot, a fifth go silent."""
+    """Contact n's day: urgent ones say so at once, most answer the bot about a problem of
+    any area, from the capital or the interior; a fifth go silent after saying hello."""
     citizen = Citizen()
     if n % 10 == 0:
-        texts = [URGENT]
+        texts = [URGENT[(n // 10) % len(URGENT)]]
     elif n % 5 == 1:
         texts = ["oi, preciso de ajuda"]
     else:
-        texts = ["oi", *GOOD_ANSWERS.values()]
+        answers = dict(
+            GOOD_ANSWERS,
+            problema=PROBLEMS[(n // 10 + n) % len(PROBLEMS)],
+            regiao="1" if n % 3 else "3",
+        )
+        texts = ["oi", *answers.values()]
     out = []
     for i, text in enumerate(texts):
         base = citizen.says(text)
@@ -125,7 +148,7 @@ async def run_until_idle(*procs: Processor[Any]) -> None:
                 consumed += await p.step(timeout_ms=300)
             idle = idle + 1 if consumed == 0 else 0
 
-    await asyncio.wait_for(loop(), timeout=120)
+    await asyncio.wait_for(loop(), timeout=240)
 
 
 async def read(settings: Settings, contract: Contract, topic: str, partitions: int) -> list[Any]:
@@ -174,6 +197,7 @@ async def test_every_case_of_the_day_ends_assigned_waiting_with_a_reason_or_clos
         input_topic=topics["routing"],
         routes=router_routes,
         group_id=f"day.router.{group}",
+        max_snapshot_bytes=ROUTER_SNAPSHOT_BYTES,
     )
 
     producer = make_producer(settings.kafka)
@@ -241,3 +265,23 @@ async def test_every_case_of_the_day_ends_assigned_waiting_with_a_reason_or_clos
     assert urgent_cases <= assigned | waiting
     per_case = [e.record["case_id"] for e in events if e.name == "CaseAssigned"]
     assert len(per_case) == len(set(per_case)), "a case was assigned twice"
+    areas = {e.record["area"] for e in events if e.name == "CaseTriaged"}
+    assert {
+        "familia",
+        "criminal",
+        "saude",
+        "moradia",
+        "previdencia",
+        "consumidor",
+        "violencia_domestica",
+        "infancia_juventude",
+        "idoso",
+        "execucao_penal",
+    } <= areas
+    load: dict[str, int] = {}
+    for e in events:
+        if e.name == "CaseAssigned":
+            load[e.record["agent_id"]] = load.get(e.record["agent_id"], 0) + 1
+    capacity = {a: p.capacity for a, p in routing_core.config.agents.items()}
+    assert all(n <= capacity[a] for a, n in load.items()), "an agent went above capacity"
+    assert len(load) > len(capacity) // 2  # the work is spread over the office
