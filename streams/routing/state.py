@@ -32,6 +32,7 @@ from schemas.events import (
     Priority,
     RoutingDecided,
 )
+from streams.shared.recent import RecentIds
 
 RouterInput = (
     CaseTriaged
@@ -47,6 +48,7 @@ RouterOutput = CaseQueued | RoutingDecided | CaseAssigned
 RouterEvent = RouterInput | RouterOutput
 
 PROCESSED_IDS_KEPT = 20_000  # redeliveries come soon after the original; older ids are forgotten
+_RECENT = RecentIds(generations=PROCESSED_IDS_KEPT // RecentIds().generation_size)
 CLOSED_CASES_KEPT = 20_000  # enough to queue a reopened case again without a new triage
 
 _K = TypeVar("_K")
@@ -98,8 +100,7 @@ class RouterState:
     last_agent: Mapping[str, str] = field(default_factory=dict)  # subject_id -> agent_id (sticky)
     round_robin: Mapping[str, str] = field(default_factory=dict)  # queue_id -> last agent chosen
     closed: Mapping[str, CaseInfo] = field(default_factory=dict)  # insertion order = close order
-    processed: frozenset[str] = frozenset()
-    processed_order: tuple[str, ...] = ()
+    processed: RecentIds = field(default_factory=lambda: _RECENT)
 
     def agent(self, agent_id: str) -> AgentState:
         return self.agents.get(agent_id, AgentState())
@@ -311,12 +312,7 @@ def _closed(state: RouterState, case_id: str) -> RouterState:
 
 
 def _remember(state: RouterState, event_id: str) -> RouterState:
-    order = (*state.processed_order, event_id)
-    processed = state.processed | {event_id}
-    if len(order) > PROCESSED_IDS_KEPT:
-        processed = processed - set(order[:-PROCESSED_IDS_KEPT])
-        order = order[-PROCESSED_IDS_KEPT:]
-    return replace(state, processed=processed, processed_order=order)
+    return replace(state, processed=state.processed.add(event_id))
 
 
 def _without(mapping: Mapping[_K, _V], key: _K) -> Mapping[_K, _V]:

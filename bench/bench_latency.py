@@ -1,0 +1,282 @@
+"""Message-to-assignment latency at a steady load, on the real broker.
+
+    .venv/bin/acolhe stack up
+    .venv/bin/python -m bench.bench_latency [--rate 1000] [--seconds 20] [--one-process]
+
+Citizens write at `--rate` messages/s for `--seconds`: each says hello, then answers the
+bot's five questions, one round of messages apart; the last answer completes triage and the
+router assigns the case (every agent online, with room for every case). A case's latency
+runs from the moment its completing message was handed to the producer to the moment an
+observer consumed its CaseAssigned. By default the processors (conversation and router)
+run in a process of their own, as in production, and the load generator and observer in
+another; `--one-process` puts everything on one event loop. Kafka and Postgres share the
+same 2 cores. Figures: p50/p90/p99/max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import statistics
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiokafka import TopicPartition
+
+from schemas.events import AgentCapacityChanged, AgentPresenceChanged, MessageReceived
+from streams.conversation.processor import ConversationCore
+from streams.routing.processor import ROUTER_SNAPSHOT_BYTES, RoutingCore
+from streams.shared.contract import Contract
+from streams.shared.kafka import (
+    TopicSpec,
+    delete_topics,
+    ensure_topics,
+    make_consumer,
+    make_producer,
+)
+from streams.shared.runtime import Processor
+from streams.shared.settings import Settings
+
+ANSWERS = ("oi", "meu ex marido não paga a pensão das crianças", "1", "2", "2", "1 e 2")
+CONVERSATION_OUT = ("CaseOpened", "MessageSent", "CaseReopened", "CaseResumed", "CasePutOnHold")
+
+
+@dataclass(frozen=True)
+class Route:
+    topic: str
+    key_field: str
+
+
+def topics(run: str) -> tuple[str, str, str]:
+    return f"lat.conv.{run}", f"lat.routing.{run}", f"lat.out.{run}"
+
+
+def processors(
+    settings: Settings, contract: Contract, run: str
+) -> tuple[Processor[Any], Processor[Any]]:
+    conv, routing, out = topics(run)
+    conversation = Processor(
+        ConversationCore(),
+        contract,
+        settings.kafka,
+        input_topic=conv,
+        group_id=f"lat.c.{run}",
+        routes={n: Route(out, "event_id") for n in CONVERSATION_OUT}
+        | {n: Route(routing, "case_id") for n in ("CaseTriaged", "CaseClosed")},
+        max_records=500,
+    )
+    router = Processor(
+        RoutingCore(),
+        contract,
+        settings.kafka,
+        input_topic=routing,
+        group_id=f"lat.r.{run}",
+        max_snapshot_bytes=ROUTER_SNAPSHOT_BYTES,
+        routes={n: Route(out, "case_id") for n in ("CaseQueued", "RoutingDecided", "CaseAssigned")},
+        max_records=500,
+    )
+    return conversation, router
+
+
+def message(contact: int, turn: int, at: datetime) -> dict[str, Any]:
+    from bench.samples import message_received
+
+    record = message_received(contact * 10 + turn)
+    record.update(
+        event_id=f"lat-{contact}-{turn}",
+        correlation_id=f"lat-{contact}",
+        contact_id=f"contact-{contact}",
+        subject_id=f"citizen-{contact}",
+        provider_message_id=f"wamid-{contact}-{turn}",
+        text=ANSWERS[turn],
+        kind="text",
+        attachments=[],
+        occurred_at=at,
+        received_at=at,
+    )
+    return MessageReceived.from_record(record).to_record()
+
+
+def staff(agents: list[str], at: datetime) -> list[tuple[str, dict[str, Any]]]:
+    out: list[tuple[str, dict[str, Any]]] = []
+    for a in agents:
+        common = {"occurred_at": at, "causation_id": None, "agent_id": a, "changed_at": at}
+        online = AgentPresenceChanged.from_record(
+            {
+                **common,
+                "event_id": f"on-{a}",
+                "correlation_id": f"on-{a}",
+                "presence": "available",
+                "previous_presence": None,
+            }
+        )
+        roomy = AgentCapacityChanged.from_record(
+            {
+                **common,
+                "event_id": f"cap-{a}",
+                "correlation_id": f"cap-{a}",
+                "capacity": 10_000,
+                "previous_capacity": None,
+                "changed_by_agent_id": None,
+            }
+        )
+        out += [(online.NAME, online.to_record()), (roomy.NAME, roomy.to_record())]
+    return out
+
+
+async def step_forever(procs: tuple[Processor[Any], ...], stop: Any) -> None:
+    for p in procs:
+        await p.start()
+    while not stop.is_set():
+        for p in procs:
+            await p.step(timeout_ms=5)
+    for p in procs:
+        await p.stop()
+        st = p.stats
+        print(f"# {p.core.name}: {st.events} events in {st.batches} batches, busy {st.busy_s:.1f}s,"
+              f" outputs {st.outputs}", flush=True)
+
+
+def worker(run: str, stop: Any) -> None:
+    """The processors in a process of their own, as they run in production."""
+
+    async def go() -> None:
+        settings = Settings.from_env()
+        contract = await Contract.open(settings)
+        await step_forever(processors(settings, contract, run), stop)
+        await contract.close()
+
+    asyncio.run(go())
+
+
+@dataclass
+class Observed:
+    completed_at: dict[str, float]
+    latencies: list[float]
+    case_contact: dict[str, str]
+
+
+async def observe(
+    settings: Settings, contract: Contract, out: str, seen: Observed, stop: asyncio.Event
+) -> None:
+    consumer = make_consumer(settings.kafka, group_id=None)
+    await consumer.start()
+    parts = [TopicPartition(out, p) for p in range(6)]
+    consumer.assign(parts)
+    for tp in parts:
+        await consumer.seek_to_beginning(tp)
+    while not stop.is_set():
+        batch = await consumer.getmany(timeout_ms=100)
+        now = time.perf_counter()
+        for messages in batch.values():
+            for m in messages:
+                name = contract.codec.peek(m.value).name
+                if name not in ("CaseOpened", "CaseAssigned"):
+                    continue
+                record = contract.codec.decode(m.value).record
+                if name == "CaseOpened":
+                    seen.case_contact[record["case_id"]] = record["contact_id"]
+                elif (contact := seen.case_contact.get(record["case_id"])) in seen.completed_at:
+                    seen.latencies.append(now - seen.completed_at[contact])
+    await consumer.stop()
+
+
+async def load(rate: int, seconds: int, run: str, one_process: bool, stop_workers: Any) -> None:
+    settings = Settings.from_env()
+    conv, routing, out = topics(run)
+    contract = await Contract.open(settings)
+    producer = make_producer(settings.kafka, linger_ms=2)
+    await producer.start()
+    publisher = contract.publisher(
+        producer,
+        source="/bench",
+        routes={
+            "MessageReceived": Route(conv, "contact_id"),
+            "AgentPresenceChanged": Route(routing, "agent_id"),
+            "AgentCapacityChanged": Route(routing, "agent_id"),
+        },
+    )
+    t0 = datetime.now(UTC)
+    await publisher.publish_many(staff(sorted(RoutingCore().config.agents), t0))
+    stop = asyncio.Event()
+    seen = Observed({}, [], {})
+    jobs = [asyncio.create_task(observe(settings, contract, out, seen, stop))]
+    if one_process:
+        procs = processors(settings, contract, run)
+        jobs.append(asyncio.create_task(step_forever(procs, stop)))
+    await asyncio.sleep(5)  # the processors join their groups before the load starts
+    total, turns = rate * seconds, len(ANSWERS)
+    contacts = max(total // turns, 1)
+    sent, started = 0, time.perf_counter()
+    while sent < total:
+        due = min(int((time.perf_counter() - started) * rate), total)
+        batch = []
+        for i in range(sent, due):
+            contact, turn = i % contacts, i // contacts  # one round of messages apart
+            if turn < turns:
+                batch.append(
+                    ("MessageReceived", message(contact, turn, t0 + timedelta(seconds=i / rate)))
+                )
+                if turn == turns - 1:
+                    seen.completed_at[f"contact-{contact}"] = time.perf_counter()
+        sent = due
+        if batch:
+            await publisher.publish_many(batch)
+        await asyncio.sleep(0.005)
+    achieved = sent / (time.perf_counter() - started)
+    deadline = time.perf_counter() + 30
+    while len(seen.latencies) < len(seen.completed_at) and time.perf_counter() < deadline:
+        await asyncio.sleep(0.2)
+    stop.set()
+    stop_workers.set()
+    await asyncio.gather(*jobs)
+    await producer.stop()
+    await contract.close()
+    lat = seen.latencies
+    q = statistics.quantiles(lat, n=100) if len(lat) > 1 else [0.0] * 99
+    mode = "everything in one process" if one_process else "processors in their own process"
+    print(
+        f"# {mode}; offered {rate} msg/s for {seconds}s, achieved {achieved:,.0f} msg/s; "
+        f"{len(lat)} of {len(seen.completed_at)} cases assigned and observed"
+    )
+    print(
+        f"message-to-assignment latency: p50 {q[49] * 1000:.0f} ms, p90 {q[89] * 1000:.0f} ms,"
+        f" p99 {q[98] * 1000:.0f} ms, max {max(lat, default=0) * 1000:.0f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--one-process", action="store_true")
+    args = parser.parse_args()
+    run = uuid.uuid4().hex[:6]
+    kafka = Settings.from_env().kafka
+    conv, routing, out = topics(run)
+    asyncio.run(
+        ensure_topics(kafka, [TopicSpec(conv, 6), TopicSpec(routing, 1), TopicSpec(out, 6)])
+    )
+    context = multiprocessing.get_context("spawn")
+    stop_workers = context.Event()
+    child = None
+    if not args.one_process:
+        child = context.Process(target=worker, args=(run, stop_workers))
+        child.start()
+    try:
+        asyncio.run(load(args.rate, args.seconds, run, args.one_process, stop_workers))
+    finally:
+        stop_workers.set()
+        if child is not None:
+            child.join(timeout=60)
+        asyncio.run(delete_topics(kafka, [conv, routing, out]))
+
+
+if __name__ == "__main__":
+    main()
