@@ -137,8 +137,11 @@ async def step_forever(procs: tuple[Processor[Any], ...], stop: Any) -> None:
     for p in procs:
         await p.stop()
         st = p.stats
-        print(f"# {p.core.name}: {st.events} events in {st.batches} batches, busy {st.busy_s:.1f}s,"
-              f" outputs {st.outputs}", flush=True)
+        print(
+            f"# {p.core.name}: {st.events} events in {st.batches} batches, busy {st.busy_s:.1f}s,"
+            f" outputs {st.outputs}",
+            flush=True,
+        )
 
 
 def worker(run: str, stop: Any) -> None:
@@ -229,7 +232,7 @@ async def load(rate: int, seconds: int, run: str, one_process: bool, stop_worker
         await asyncio.sleep(0.005)
     achieved = sent / (time.perf_counter() - started)
     deadline = time.perf_counter() + 30
-    while len(seen.latencies) < len(seen.completed_at) and time.perf_counter() < deadline:
+    while len(seen.latencies) < len(seen.completed_at) and time.perf_counter() < deadline:  # noqa: ASYNC110 - polls a count
         await asyncio.sleep(0.2)
     stop.set()
     stop_workers.set()
