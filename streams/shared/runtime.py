@@ -178,6 +178,9 @@ class Processor(Generic[S]):
         """Process one batch; returns how many input records it consumed."""
         batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=self.max_records)
         if not batches:
+            # A quiet stream still checkpoints what it did, or its offsets would wait forever.
+            if self._uncommitted and self._checkpoint_due():
+                await self.checkpoint()
             return 0
         began = time.perf_counter()
         outputs: list[tuple[str, Mapping[str, Any]]] = []
@@ -200,7 +203,7 @@ class Processor(Generic[S]):
         await self._publish(outputs + dead)
         self._dirty.update(changed)
         self._uncommitted.update(offsets)
-        if time.monotonic() - self._last_checkpoint >= self.checkpoint_interval_s:
+        if self._checkpoint_due():
             await self.checkpoint()
         self.stats.events += consumed
         self.stats.outputs += len(outputs)
@@ -260,6 +263,9 @@ class Processor(Generic[S]):
             routes={**self.routes, "InputDeadLettered": _Route(DEAD_LETTER_TOPIC, "processor")},
         )
         await publisher.publish_many(outputs)
+
+    def _checkpoint_due(self) -> bool:
+        return time.monotonic() - self._last_checkpoint >= self.checkpoint_interval_s
 
     async def checkpoint(self) -> None:
         """Write the states changed since the last checkpoint, then commit the offsets.
