@@ -81,3 +81,12 @@ def test_naive_times_are_refused() -> None:
 def test_parsing_ignores_foreign_headers_and_odd_shapes() -> None:
     assert parse_cloudevent_headers([("traceparent", b"00-abc"), ("ce_id", b"x")]) == {"ce_id": "x"}
     assert parse_cloudevent_headers(None) == {}
+
+
+def test_derived_ids_are_standard_uuid5_of_the_joined_parts() -> None:
+    import uuid
+
+    from schemas.envelope import _NAMESPACE
+
+    for parts in [("a",), ("whatsapp", "wamid.x"), ("e-1", "streams.triage", "0"), ("ç", "日本")]:
+        assert derive_event_id(*parts) == str(uuid.uuid5(_NAMESPACE, "\x1f".join(parts)))
