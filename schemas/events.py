@@ -244,6 +244,7 @@ class CaseAssigned:
     agent_id: str
     queue_id: str
     routing_decision_id: str
+    contact_id: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -255,6 +256,7 @@ class CaseAssigned:
             "agent_id": self.agent_id,
             "queue_id": self.queue_id,
             "routing_decision_id": self.routing_decision_id,
+            "contact_id": self.contact_id,
         }
 
     @classmethod
@@ -268,6 +270,7 @@ class CaseAssigned:
             agent_id=r["agent_id"],
             queue_id=r["queue_id"],
             routing_decision_id=r["routing_decision_id"],
+            contact_id=r.get("contact_id", None),
         )
 
 
@@ -282,6 +285,7 @@ class CaseClosed:
     reason: CloseReason
     closed_by_agent_id: str | None = None
     duplicate_of_case_id: str | None = None
+    contact_id: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -293,6 +297,7 @@ class CaseClosed:
             "reason": self.reason,
             "closed_by_agent_id": self.closed_by_agent_id,
             "duplicate_of_case_id": self.duplicate_of_case_id,
+            "contact_id": self.contact_id,
         }
 
     @classmethod
@@ -306,6 +311,7 @@ class CaseClosed:
             reason=r["reason"],
             closed_by_agent_id=r.get("closed_by_agent_id", None),
             duplicate_of_case_id=r.get("duplicate_of_case_id", None),
+            contact_id=r.get("contact_id", None),
         )
 
 
@@ -364,6 +370,7 @@ class CasePutOnHold:
     reason: HoldReason
     put_by_agent_id: str | None = None
     until: datetime | None = None
+    contact_id: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -375,6 +382,7 @@ class CasePutOnHold:
             "reason": self.reason,
             "put_by_agent_id": self.put_by_agent_id,
             "until": self.until,
+            "contact_id": self.contact_id,
         }
 
     @classmethod
@@ -388,6 +396,7 @@ class CasePutOnHold:
             reason=r["reason"],
             put_by_agent_id=r.get("put_by_agent_id", None),
             until=r.get("until", None),
+            contact_id=r.get("contact_id", None),
         )
 
 
@@ -404,6 +413,7 @@ class CaseQueued:
     priority: Priority
     reason: QueueReason
     position: int | None = None
+    contact_id: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -417,6 +427,7 @@ class CaseQueued:
             "priority": self.priority,
             "reason": self.reason,
             "position": self.position,
+            "contact_id": self.contact_id,
         }
 
     @classmethod
@@ -432,6 +443,7 @@ class CaseQueued:
             priority=r["priority"],
             reason=r["reason"],
             position=r.get("position", None),
+            contact_id=r.get("contact_id", None),
         )
 
 
@@ -447,6 +459,7 @@ class CaseReleased:
     queue_id: str
     reason: ReleaseReason
     released_by_agent_id: str | None = None
+    contact_id: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -459,6 +472,7 @@ class CaseReleased:
             "queue_id": self.queue_id,
             "reason": self.reason,
             "released_by_agent_id": self.released_by_agent_id,
+            "contact_id": self.contact_id,
         }
 
     @classmethod
@@ -473,6 +487,7 @@ class CaseReleased:
             queue_id=r["queue_id"],
             reason=r["reason"],
             released_by_agent_id=r.get("released_by_agent_id", None),
+            contact_id=r.get("contact_id", None),
         )
 
 
@@ -488,6 +503,7 @@ class CaseReopened:
     reopened_by_agent_id: str | None = None
     previous_closed_at: datetime
     previous_close_reason: CloseReason
+    contact_id: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -500,6 +516,7 @@ class CaseReopened:
             "reopened_by_agent_id": self.reopened_by_agent_id,
             "previous_closed_at": self.previous_closed_at,
             "previous_close_reason": self.previous_close_reason,
+            "contact_id": self.contact_id,
         }
 
     @classmethod
@@ -514,6 +531,7 @@ class CaseReopened:
             reopened_by_agent_id=r.get("reopened_by_agent_id", None),
             previous_closed_at=r["previous_closed_at"],
             previous_close_reason=r["previous_close_reason"],
+            contact_id=r.get("contact_id", None),
         )
 
 
@@ -528,6 +546,7 @@ class CaseResumed:
     reason: ResumeReason
     resumed_by_agent_id: str | None = None
     held_ms: int
+    contact_id: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -539,6 +558,7 @@ class CaseResumed:
             "reason": self.reason,
             "resumed_by_agent_id": self.resumed_by_agent_id,
             "held_ms": self.held_ms,
+            "contact_id": self.contact_id,
         }
 
     @classmethod
@@ -552,6 +572,7 @@ class CaseResumed:
             reason=r["reason"],
             resumed_by_agent_id=r.get("resumed_by_agent_id", None),
             held_ms=r["held_ms"],
+            contact_id=r.get("contact_id", None),
         )
 
 
@@ -570,6 +591,7 @@ class CaseTransferred:
     to_agent_id: str | None = None
     transferred_by_agent_id: str | None = None
     reason: str | Erased | None = None
+    contact_id: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -585,6 +607,7 @@ class CaseTransferred:
             "to_agent_id": self.to_agent_id,
             "transferred_by_agent_id": self.transferred_by_agent_id,
             "reason": self.reason,
+            "contact_id": self.contact_id,
         }
 
     @classmethod
@@ -602,6 +625,7 @@ class CaseTransferred:
             to_agent_id=r.get("to_agent_id", None),
             transferred_by_agent_id=r.get("transferred_by_agent_id", None),
             reason=r.get("reason", None),
+            contact_id=r.get("contact_id", None),
         )
 
 
@@ -646,6 +670,7 @@ class CaseTriaged:
     rules_version: str
     rules_fired: tuple[str, ...] = ()
     triaged_by_agent_id: str | None = None
+    contact_id: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -665,6 +690,7 @@ class CaseTriaged:
             "rules_version": self.rules_version,
             "rules_fired": list(self.rules_fired),
             "triaged_by_agent_id": self.triaged_by_agent_id,
+            "contact_id": self.contact_id,
         }
 
     @classmethod
@@ -686,6 +712,7 @@ class CaseTriaged:
             rules_version=r["rules_version"],
             rules_fired=tuple(r.get("rules_fired", ())),
             triaged_by_agent_id=r.get("triaged_by_agent_id", None),
+            contact_id=r.get("contact_id", None),
         )
 
 
@@ -1342,6 +1369,7 @@ class RoutingDecided:
     candidates: tuple[RoutingCandidate, ...] = ()
     chosen_agent_id: str | None = None
     reason: str
+    contact_id: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1359,6 +1387,7 @@ class RoutingDecided:
             "candidates": [x.to_record() for x in self.candidates],
             "chosen_agent_id": self.chosen_agent_id,
             "reason": self.reason,
+            "contact_id": self.contact_id,
         }
 
     @classmethod
@@ -1378,6 +1407,7 @@ class RoutingDecided:
             candidates=tuple(RoutingCandidate.from_record(x) for x in r.get("candidates", ())),
             chosen_agent_id=r.get("chosen_agent_id", None),
             reason=r["reason"],
+            contact_id=r.get("contact_id", None),
         )
 
 
