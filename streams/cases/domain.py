@@ -139,6 +139,7 @@ def _on_message(
                 correlation_id=out.correlation_id,
                 causation_id=out.cause_id,
                 case_id=case.case_id,
+                contact_id=state.contact_id,
                 reopened_by_message_id=message.event_id,
                 previous_closed_at=case.closed_at,
                 previous_close_reason=case.close_reason,
@@ -153,6 +154,7 @@ def _on_message(
                 correlation_id=out.correlation_id,
                 causation_id=out.cause_id,
                 case_id=case.case_id,
+                contact_id=state.contact_id,
                 reason="citizen_replied",
                 held_ms=max(0, held // timedelta(milliseconds=1)),
             )
@@ -193,6 +195,7 @@ def _on_tick(state: ContactState, tick: ClockTicked, policy: LifecyclePolicy) ->
                     correlation_id=out.correlation_id,
                     causation_id=out.cause_id,
                     case_id=case.case_id,
+                    contact_id=state.contact_id,
                     reason="inactivity",
                     until=case.idle_since + after.after if after else None,
                 )
@@ -207,6 +210,7 @@ def _on_tick(state: ContactState, tick: ClockTicked, policy: LifecyclePolicy) ->
                     correlation_id=out.correlation_id,
                     causation_id=out.cause_id,
                     case_id=case.case_id,
+                    contact_id=state.contact_id,
                     reason="auto_closed_inactivity",
                 )
             )

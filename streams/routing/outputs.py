@@ -73,6 +73,7 @@ def write_queued(run: Run, info: CaseInfo, queue_id: str, reason: QueueReason) -
             correlation_id=run.correlation_id,
             causation_id=run.cause_id,
             case_id=info.case_id,
+            contact_id=info.contact_id,
             queue_id=queue_id,
             area=info.area,
             priority=info.priority,
@@ -93,6 +94,8 @@ def write_decision(
     reason: str,
 ) -> None:
     """RoutingDecided for the case at `entry.step`, then CaseAssigned when an agent was chosen."""
+    known = run.state.cases.get(entry.case_id)
+    contact_id = known.contact_id if known is not None else None
     decision = RoutingDecided(
         event_id=run.next_id(),
         occurred_at=run.at,
@@ -108,6 +111,7 @@ def write_decision(
         candidates=tuple(candidates),
         chosen_agent_id=chosen,
         reason=reason,
+        contact_id=contact_id,
     )
     run.add(decision)
     if chosen is None:
@@ -122,5 +126,6 @@ def write_decision(
             agent_id=chosen,
             queue_id=queue_id,
             routing_decision_id=decision.event_id,
+            contact_id=contact_id,
         )
     )

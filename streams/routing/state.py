@@ -75,6 +75,7 @@ class CaseInfo:
     urgent: bool
     queue_id: str | None = None
     excluded: frozenset[str] = frozenset()  # agents who gave the case up: not routed back to them
+    contact_id: str | None = None  # the contact's stream receives the router's case facts
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,15 @@ def _transferred(state: RouterState, event: CaseTransferred) -> RouterState:
     holder = state.assignments.get(event.case_id)
     moved = _unassign(state, event.case_id)
     if event.case_id not in moved.cases:  # never triaged here: keep what the transfer tells
-        info = CaseInfo(event.case_id, event.subject_id, "unknown", None, "normal", False)
+        info = CaseInfo(
+            event.case_id,
+            event.subject_id,
+            "unknown",
+            None,
+            "normal",
+            False,
+            contact_id=event.contact_id,
+        )
         moved = replace(moved, cases={**moved.cases, event.case_id: info})
     moved = replace(moved, waiting=_without(moved.waiting, event.case_id))
     return _exclude(moved, event.case_id, holder) if holder else moved
@@ -197,6 +206,7 @@ def _triaged(state: RouterState, event: CaseTriaged) -> RouterState:
         region=event.region,
         priority=event.priority,
         urgent=is_urgent(event),
+        contact_id=event.contact_id,
     )
     if event.case_id in state.closed:  # a late re-triage of a closed case: remember, do not open
         old = state.closed[event.case_id]
@@ -225,6 +235,7 @@ def _queued(state: RouterState, event: CaseQueued) -> RouterState:
         region=None,
         priority=event.priority,
         urgent=event.priority == "urgent",
+        contact_id=event.contact_id,
     )
     info = replace(info, queue_id=event.queue_id, priority=event.priority)
     unassigned = _unassign(state, event.case_id)

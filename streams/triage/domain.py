@@ -223,6 +223,7 @@ def _triage(
         causation_id=cause.event_id,
         subject_id=state.subject_id or "",
         case_id=state.case_id,
+        contact_id=state.contact_id,
         area=area,
         priority=priority,
         urgency_flags=state.urgency_flags,

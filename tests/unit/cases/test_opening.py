@@ -128,6 +128,7 @@ def test_a_message_within_the_reopening_window_reopens_the_closed_case() -> None
             correlation_id=received(2).correlation_id,
             causation_id=received(2).event_id,
             case_id=case_id,
+            contact_id=first.contact_id,
             reopened_by_message_id=received(2).event_id,
             previous_closed_at=at(days=1),
             previous_close_reason="resolved",

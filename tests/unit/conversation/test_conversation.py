@@ -61,6 +61,7 @@ def test_a_whole_triage_ends_with_one_triaged_case_in_the_right_area() -> None:
     assert state.triage is None  # the dialogue, with its personal data, is dropped when done
     assert state.contact.case is not None
     assert state.contact.case.triaged_at is not None  # its status moves on when routing queues it
+    assert triaged[0].contact_id == "contact-1"  # so it can be written to the contact's stream
 
 
 def test_an_urgent_first_message_skips_every_question() -> None:
@@ -115,6 +116,7 @@ def test_silence_in_triage_gets_a_reminder_then_an_auto_close() -> None:
 
     closes = [e for e in out if isinstance(e, CaseClosed)]
     assert len(closes) == 1
+    assert closes[0].contact_id == "contact-1"
     assert closes[0].reason == "auto_closed_inactivity"
     assert any(isinstance(e, MessageSent) for e in out)  # the citizen is told, never silently
     assert wakes_at(state, POLICY) is None

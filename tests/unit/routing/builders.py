@@ -118,6 +118,7 @@ def triaged(
     subject_id: str | None = None,
     region: str | None = None,
     event_id: str | None = None,
+    contact_id: str | None = None,
 ) -> CaseTriaged:
     return CaseTriaged(
         event_id=event_id or f"triaged-{case_id}-{minute}",
@@ -129,6 +130,7 @@ def triaged(
         priority=priority,
         region=region,
         rules_version="triage-1",
+        contact_id=contact_id,
     )
 
 

@@ -50,6 +50,14 @@ def test_a_triaged_case_is_queued_then_routed() -> None:
     )
 
 
+def test_the_case_facts_name_the_contact_so_they_reach_its_stream() -> None:
+    state = given(online("ana"))
+
+    outputs = when(state, triaged("c1", minute=2, contact_id="contact-7"))
+
+    assert [getattr(e, "contact_id", None) for e in outputs] == ["contact-7"] * 3
+
+
 def test_outputs_carry_the_cause_in_their_envelope() -> None:
     state = given(online("ana"))
     cause = triaged("c1", minute=2)
