@@ -48,11 +48,15 @@ def initial(contact_id: str) -> ConversationState:
 def handle(
     state: ConversationState, event: Any, policy: LifecyclePolicy, flow: Flow
 ) -> tuple[ConversationState, list[Output]]:
+    before = state.contact.case.case_id if state.contact.case is not None else None
     contact, case_outputs = cases.handle(state.contact, event, policy)
+    after = contact.case.case_id if contact.case is not None else None
     dialogue = state.triage
     bot_outputs: list[Output] = []
     for item in _for_triage(event, case_outputs):
         if isinstance(item, CaseOpened):
+            if item is event and (after != item.case_id or before == item.case_id):
+                continue  # our own CaseOpened read back from the stream, or one refused
             dialogue = triage.TriageState(case_id=item.case_id)
         if dialogue is None:
             continue

@@ -144,3 +144,13 @@ def test_any_conversation_has_at_most_one_open_case_and_replays_identically(
     assert out == again_out
     assert state == again_state
     assert len({e.event_id for e in out}) == len(out)
+
+
+def test_its_own_events_read_back_from_the_stream_change_nothing() -> None:
+    citizen = Citizen()
+    state, out = run([citizen.says("oi"), citizen.says(GOOD_ANSWERS["problema"])])
+
+    again, echoed = run(out, state)
+
+    assert echoed == []
+    assert again == state
