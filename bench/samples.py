@@ -84,4 +84,5 @@ def routing_decided(i: int) -> dict[str, Any]:
         ],
         "chosen_agent_id": "agent-1",
         "reason": "fewest_open_cases",
+        "contact_id": f"contact-{i}",
     }

@@ -57,11 +57,10 @@ class TopicInfo(NamedTuple):
 _FOREVER = "forever: the log is the record (personal fields crypto-shredded on erasure)"
 
 TOPICS: Final[dict[str, TopicInfo]] = {
-    "acolhe.messages.inbound": TopicInfo(12, _FOREVER),
-    "acolhe.messages.outbound": TopicInfo(12, _FOREVER),
-    "acolhe.cases": TopicInfo(12, _FOREVER),
-    "acolhe.routing": TopicInfo(12, _FOREVER),
-    "acolhe.agents": TopicInfo(6, _FOREVER),
+    # One partition owns each contact: its messages and its cases' facts, in order.
+    "acolhe.conversations": TopicInfo(12, _FOREVER),
+    # The router's one ordered stream: what it decides on and what it decided.
+    "acolhe.routing": TopicInfo(1, _FOREVER),
     "acolhe.sla": TopicInfo(12, _FOREVER),
     "acolhe.sla.config": TopicInfo(1, _FOREVER),
     "acolhe.clock": TopicInfo(1, "7 days: ticks matter only until the processors consumed them"),
@@ -81,6 +80,9 @@ class EventSpec:
     emitted_by: tuple[str, ...]
     consumed_by: tuple[str, ...]
     description: str
+    copies: tuple[str, ...] = ()
+    """Other topics that get the same record (same event id): a processor that reads one
+    ordered topic needs there every fact it decides on."""
 
 
 _CASE_READERS: Final = (PROJECTIONS, GATEWAY, ANALYSTS)
@@ -97,7 +99,7 @@ CATALOG: Final[tuple[EventSpec, ...]] = (
     # -- messages ------------------------------------------------------------------------
     EventSpec(
         "MessageReceived",
-        "acolhe.messages.inbound",
+        "acolhe.conversations",
         "contact_id",
         CHANNEL_CONNECTORS,
         (CASES, TRIAGE, SLA, PROJECTIONS, GATEWAY, ANALYSTS),
@@ -105,7 +107,7 @@ CATALOG: Final[tuple[EventSpec, ...]] = (
     ),
     EventSpec(
         "MessageSent",
-        "acolhe.messages.outbound",
+        "acolhe.conversations",
         "contact_id",
         (GATEWAY, TRIAGE, CASES),
         (*CHANNEL_CONNECTORS, SLA, CASES, PROJECTIONS, ANALYSTS),
@@ -113,7 +115,7 @@ CATALOG: Final[tuple[EventSpec, ...]] = (
     ),
     EventSpec(
         "DeliveryStatusChanged",
-        "acolhe.messages.outbound",
+        "acolhe.conversations",
         "contact_id",
         CHANNEL_CONNECTORS,
         (PROJECTIONS, GATEWAY, ANALYSTS),
@@ -122,83 +124,90 @@ CATALOG: Final[tuple[EventSpec, ...]] = (
     # -- cases ---------------------------------------------------------------------------
     EventSpec(
         "CaseOpened",
-        "acolhe.cases",
-        "case_id",
+        "acolhe.conversations",
+        "contact_id",
         (CASES,),
         (TRIAGE, SLA, *_CASE_READERS),
         "A case began, from a contact's first message or by an agent.",
     ),
     EventSpec(
         "CaseTriaged",
-        "acolhe.cases",
-        "case_id",
+        "acolhe.conversations",
+        "contact_id",
         (TRIAGE,),
         (CASES, ROUTING, SLA, *_CASE_READERS),
         "The bot's rules (or an agent) set a case's area, priority, urgency and eligibility.",
+        copies=("acolhe.routing",),
     ),
     EventSpec(
         "CaseQueued",
-        "acolhe.cases",
-        "case_id",
+        "acolhe.conversations",
+        "contact_id",
         (ROUTING,),
         (SLA, *_CASE_READERS),
         "A case was put in a queue to wait for an agent.",
+        copies=("acolhe.routing",),
     ),
     EventSpec(
         "CaseAssigned",
-        "acolhe.cases",
-        "case_id",
+        "acolhe.conversations",
+        "contact_id",
         (ROUTING,),
         (CASES, *_CASE_READERS),
         "A case was given to an agent.",
+        copies=("acolhe.routing",),
     ),
     EventSpec(
         "CaseTransferred",
-        "acolhe.cases",
-        "case_id",
+        "acolhe.conversations",
+        "contact_id",
         (ROUTING,),
         (CASES, SLA, *_CASE_READERS),
         "An agent moved a case to another queue or agent.",
+        copies=("acolhe.routing",),
     ),
     EventSpec(
         "CaseReleased",
-        "acolhe.cases",
-        "case_id",
+        "acolhe.conversations",
+        "contact_id",
         (ROUTING,),
         (CASES, *_CASE_READERS),
         "An agent gave a case up without closing it; it goes back to its queue.",
+        copies=("acolhe.routing",),
     ),
     EventSpec(
         "CasePutOnHold",
-        "acolhe.cases",
-        "case_id",
+        "acolhe.conversations",
+        "contact_id",
         (CASES,),
         (SLA, *_CASE_READERS),
         "A case waits on the citizen or a third party; SLA clocks may pause.",
     ),
     EventSpec(
         "CaseResumed",
-        "acolhe.cases",
-        "case_id",
+        "acolhe.conversations",
+        "contact_id",
         (CASES,),
         (SLA, *_CASE_READERS),
         "A case on hold became active again.",
     ),
     EventSpec(
         "CaseClosed",
-        "acolhe.cases",
-        "case_id",
+        "acolhe.conversations",
+        "contact_id",
         (CASES,),
         (ROUTING, SLA, PRIVACY, *_CASE_READERS),
         "A case ended (resolved, auto-closed, duplicate, ineligible or withdrawn).",
+        copies=("acolhe.routing",),
     ),
     EventSpec(
         "CaseReopened",
-        "acolhe.cases",
-        "case_id",
+        "acolhe.conversations",
+        "contact_id",
         (CASES,),
         (ROUTING, SLA, *_CASE_READERS),
         "A closed case became open again.",
+        copies=("acolhe.routing",),
     ),
     # -- routing and agents --------------------------------------------------------------
     EventSpec(
@@ -211,7 +220,7 @@ CATALOG: Final[tuple[EventSpec, ...]] = (
     ),
     EventSpec(
         "AgentPresenceChanged",
-        "acolhe.agents",
+        "acolhe.routing",
         "agent_id",
         (GATEWAY,),
         (ROUTING, PROJECTIONS, ANALYSTS),
@@ -219,7 +228,7 @@ CATALOG: Final[tuple[EventSpec, ...]] = (
     ),
     EventSpec(
         "AgentCapacityChanged",
-        "acolhe.agents",
+        "acolhe.routing",
         "agent_id",
         (GATEWAY,),
         (ROUTING, PROJECTIONS, ANALYSTS),
@@ -254,7 +263,9 @@ CATALOG: Final[tuple[EventSpec, ...]] = (
         "source",
         (TIMER,),
         (CASES, ROUTING, SLA),
-        "The timer's heartbeat: wall-clock time entering the log.",
+        "The timer's heartbeat: wall-clock time entering the log. The timer also writes each "
+        "tick into every partition of acolhe.conversations and acolhe.routing, so every "
+        "processor sees time in order with its other events.",
     ),
     # -- contacts and privacy ------------------------------------------------------------
     EventSpec(

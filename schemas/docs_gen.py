@@ -149,10 +149,16 @@ def _summary_table() -> str:
     ]
     for spec in CATALOG:
         rows.append(
-            f"| [{spec.name}](#{spec.name.lower()}) | `{spec.topic}` | `{spec.key_field}` "
+            f"| [{spec.name}](#{spec.name.lower()}) | {_topics(spec)} | `{spec.key_field}` "
             f"| {_names(spec.emitted_by)} | {_names(spec.consumed_by)} |"
         )
     return "\n".join(rows) + "\n"
+
+
+def _topics(spec: EventSpec) -> str:
+    """The topic, and the topics that get a copy of each record."""
+    copies = ", ".join(f"`{t}`" for t in spec.copies)
+    return f"`{spec.topic}`" + (f" (copied to {copies})" if copies else "")
 
 
 def _event_section(spec: EventSpec, schema: Mapping[str, Any]) -> str:
@@ -161,7 +167,7 @@ def _event_section(spec: EventSpec, schema: Mapping[str, Any]) -> str:
         "",
         _cell(str(schema["doc"])),
         "",
-        f"Topic `{spec.topic}`, key `{spec.key_field}`, version {schema.get('acolhe.version')}. "
+        f"Topic {_topics(spec)}, key `{spec.key_field}`, version {schema.get('acolhe.version')}. "
         f"Emitted by {_names(spec.emitted_by)}; consumed by {_names(spec.consumed_by)}.",
         "",
         *_field_table(schema["fields"]),

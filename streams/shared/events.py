@@ -4,7 +4,8 @@ Steps of `publish_many`, in order:
 1. make sure every subject whose personal fields are sealed has a data key (key store);
 2. encode each event (personal fields sealed) and build its CloudEvents headers;
 3. send it to its topic, keyed by the field the catalog names (so one partition owns
-   each contact, case or agent), with the idempotent producer;
+   each contact, case or agent), and to the topics the catalog copies it to, with the
+   idempotent producer;
 4. wait until the broker acknowledged every record (acks=all) before returning.
 
 Reading is the mirror: decode the frame, load the subjects' keys, open the fields.
@@ -72,7 +73,8 @@ class EventPublisher:
         self._routes = routes
 
     async def publish(self, name: str, record: Mapping[str, Any]) -> Any:
-        """Publish one event and wait for the broker's acknowledgement; returns its metadata."""
+        """Publish one event and wait for the broker's acknowledgement; returns the metadata
+        of its record in its own topic."""
         return (await self.publish_many([(name, record)]))[0]
 
     async def publish_many(self, events: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Any]:
@@ -97,12 +99,14 @@ class EventPublisher:
                 subject=key,
                 content_type=self._codec.content_type,
             )
-            pending.append(
-                await self._producer.send(
-                    route.topic, value=value, key=key.encode(), headers=headers
+            # The catalog's copies (a processor reading one ordered topic needs the fact
+            # there too) carry the same bytes and event id: the same fact, not a new one.
+            for topic in (route.topic, *getattr(route, "copies", ())):
+                pending.append(
+                    await self._producer.send(topic, value=value, key=key.encode(), headers=headers)
                 )
-            )
-        return list(await asyncio.gather(*pending))
+        results = list(await asyncio.gather(*pending))
+        return results
 
     def _route(self, name: str) -> EventRoute:
         try:
