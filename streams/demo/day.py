@@ -15,23 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-
-from aiokafka import TopicPartition
 
 from streams.conversation.processor import ConversationCore
 from streams.demo.people import T0, citizen_messages, midday, morning
 from streams.routing.processor import ROUTER_SNAPSHOT_BYTES, RoutingCore
 from streams.shared.contract import Contract
-from streams.shared.events import Received
+from streams.shared.events import Received, read_topic
 from streams.shared.kafka import (
     TopicSpec,
     delete_topics,
     ensure_topics,
-    make_consumer,
     make_producer,
 )
 from streams.shared.runtime import Processor
@@ -163,19 +159,8 @@ async def _until_idle(
 
 
 async def _read(settings: Settings, contract: Contract, topic: str, partitions: int) -> list[Any]:
-    consumer = make_consumer(settings.kafka, group_id=None)
-    await consumer.start()
-    try:
-        parts = [TopicPartition(topic, p) for p in range(partitions)]
-        consumer.assign(parts)
-        ends = await consumer.end_offsets(parts)
-        for tp in parts:
-            await consumer.seek_to_beginning(tp)
-        messages: list[Any] = []
-        while len(messages) < sum(ends.values()):
-            for records in (await consumer.getmany(timeout_ms=1000)).values():
-                messages.extend(records)
-    finally:
-        await consumer.stop()
-    decoded: Sequence[Any] = await contract.decode(messages)
-    return [r.event for r in decoded if isinstance(r, Received)]
+    return [
+        r.event
+        for r in await read_topic(settings.kafka, contract.decode, topic)
+        if isinstance(r, Received)
+    ]

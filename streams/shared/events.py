@@ -169,3 +169,36 @@ def _open(codec: Codec, keys: KeyRing, decoded: Decoded) -> Decoded | BadInput:
         return Decoded(decoded.name, decoded.version, codec.open(schema, decoded.record, keys))
     except BadInput as exc:
         return exc
+
+
+async def read_topic(
+    kafka: Any, decode: Any, topic: str, *, timeout_s: float = 60.0
+) -> list[Received | Rejected]:
+    """Every record now in `topic`, from the beginning, decoded (for tools, demos, tests).
+
+    `kafka` is the KafkaSettings, `decode` a batch decoder such as `Contract.decode`.
+    """
+    from aiokafka import TopicPartition
+
+    from streams.shared.kafka import make_consumer, topic_partitions
+
+    consumer = make_consumer(kafka, group_id=None)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(topic, p) for p in await topic_partitions(kafka, topic)]
+        consumer.assign(parts)
+        ends = await consumer.end_offsets(parts)
+        for tp in parts:
+            await consumer.seek_to_beginning(tp)
+        messages: list[Any] = []
+
+        async def fetch() -> None:
+            while len(messages) < sum(ends.values()):
+                for records in (await consumer.getmany(timeout_ms=1000)).values():
+                    messages.extend(records)
+
+        await asyncio.wait_for(fetch(), timeout_s)
+    finally:
+        await consumer.stop()
+    decoded: list[Received | Rejected] = await decode(messages)
+    return decoded

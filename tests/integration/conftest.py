@@ -1,4 +1,12 @@
+import os
+from collections.abc import AsyncIterator
+
+import asyncpg
 import pytest
+
+from streams.shared.contract import Contract
+from streams.shared.keystore import PostgresKeyStore
+from streams.shared.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -7,3 +15,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/integration/" in str(item.path):
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture
+async def key_store(settings: Settings, pg_schema: str) -> AsyncIterator[PostgresKeyStore]:
+    """A key store in this test's own schema, under a master key of its own."""
+    pool = await asyncpg.create_pool(settings.postgres.dsn.reveal(), min_size=1, max_size=2)
+    store = PostgresKeyStore(pool, os.urandom(32), schema=pg_schema)
+    await store.create_tables()
+    yield store
+    await pool.close()
+
+
+@pytest.fixture
+async def contract(settings: Settings, key_store: PostgresKeyStore) -> AsyncIterator[Contract]:
+    """The codec and that key store, as a processor would open them."""
+    contract = await Contract.open(settings, keys=key_store)
+    yield contract
+    await contract.close()

@@ -4,28 +4,23 @@ at once, state that survives a restart, bad records dead-lettered with their rea
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import pytest
-from aiokafka.structs import TopicPartition
 
 from schemas.events import MessageReceived
 from streams.conversation.processor import ConversationCore
 from streams.shared.contract import Contract
-from streams.shared.events import Received
+from streams.shared.events import Received, read_topic
 from streams.shared.kafka import (
     TopicSpec,
     delete_topics,
     ensure_topics,
-    make_consumer,
     make_producer,
 )
-from streams.shared.keystore import PostgresKeyStore
 from streams.shared.runtime import DEAD_LETTER_TOPIC, Processor
 from streams.shared.settings import Settings
 from tests.unit.triage.conversation import Citizen
@@ -37,17 +32,6 @@ URGENT = "Socorro, meu marido me ameaçou de morte agora"
 class Route:
     topic: str
     key_field: str
-
-
-@pytest.fixture
-async def contract(settings: Settings, pg_schema: str) -> AsyncIterator[Contract]:
-    pool = await asyncpg.create_pool(settings.postgres.dsn.reveal(), min_size=1, max_size=2)
-    store = PostgresKeyStore(pool, os.urandom(32), schema=pg_schema)
-    await store.create_tables()
-    contract = await Contract.open(settings, keys=store)
-    yield contract
-    await contract.close()
-    await pool.close()
 
 
 @pytest.fixture
@@ -126,21 +110,7 @@ async def drain(proc: Processor[Any], expected_inputs: int) -> None:
 
 
 async def read_all(settings: Settings, contract: Contract, topic: str) -> list[Any]:
-    consumer = make_consumer(settings.kafka, group_id=None)
-    await consumer.start()
-    try:
-        parts = [TopicPartition(topic, p) for p in range(6)]
-        consumer.assign(parts)
-        ends = await consumer.end_offsets(parts)
-        for tp in parts:
-            await consumer.seek_to_beginning(tp)
-        messages: list[Any] = []
-        while len(messages) < sum(ends.values()):
-            for records in (await consumer.getmany(timeout_ms=1000)).values():
-                messages.extend(records)
-    finally:
-        await consumer.stop()
-    return await contract.decode(messages)
+    return await read_topic(settings.kafka, contract.decode, topic)
 
 
 async def test_one_case_per_contact_urgent_ones_triaged_and_state_survives_a_restart(
@@ -212,18 +182,4 @@ async def test_a_record_that_is_no_event_is_dead_lettered_with_the_reason(
 
 
 async def read_all_deadletters(settings: Settings, contract: Contract) -> list[Any]:
-    consumer = make_consumer(settings.kafka, group_id=None)
-    await consumer.start()
-    try:
-        parts = [TopicPartition(DEAD_LETTER_TOPIC, p) for p in range(3)]
-        consumer.assign(parts)
-        ends = await consumer.end_offsets(parts)
-        for tp in parts:
-            await consumer.seek_to_beginning(tp)
-        messages: list[Any] = []
-        while len(messages) < sum(ends.values()):
-            for records in (await consumer.getmany(timeout_ms=1000)).values():
-                messages.extend(records)
-    finally:
-        await consumer.stop()
-    return await contract.decode(messages)
+    return await read_topic(settings.kafka, contract.decode, DEAD_LETTER_TOPIC)

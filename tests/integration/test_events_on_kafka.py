@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
-
-import pytest
-from aiokafka.structs import TopicPartition
 
 from bench.samples import message_received, routing_decided
 from schemas.personal import ERASED
 from streams.shared.contract import Contract
-from streams.shared.events import Received, Rejected
-from streams.shared.kafka import make_consumer, make_producer
+from streams.shared.events import Received, Rejected, read_topic
+from streams.shared.kafka import make_producer
 from streams.shared.keystore import PostgresKeyStore
 from streams.shared.settings import Settings
 
@@ -25,36 +20,8 @@ class Route:
     key_field: str
 
 
-@pytest.fixture
-async def contract(settings: Settings, pg_schema: str) -> AsyncIterator[Contract]:
-    import asyncpg
-
-    pool = await asyncpg.create_pool(settings.postgres.dsn.reveal(), min_size=1, max_size=2)
-    store = PostgresKeyStore(pool, os.urandom(32), schema=pg_schema)
-    await store.create_tables()
-    contract = await Contract.open(settings, keys=store)
-    yield contract
-    await contract.close()
-    await pool.close()
-
-
 async def _read_all(settings: Settings, topic: str, contract: Contract) -> list[Any]:
-    consumer = make_consumer(settings.kafka, group_id=None)
-    await consumer.start()
-    try:
-        parts = [TopicPartition(topic, p) for p in range(6)]
-        consumer.assign(parts)
-        end = await consumer.end_offsets(parts)
-        for tp in parts:
-            await consumer.seek_to_beginning(tp)
-        messages: list[Any] = []
-        while len(messages) < sum(end.values()):
-            batch = await consumer.getmany(timeout_ms=1000)
-            for records in batch.values():
-                messages.extend(records)
-    finally:
-        await consumer.stop()
-    return await contract.decode(messages)
+    return await read_topic(settings.kafka, contract.decode, topic)
 
 
 async def test_published_events_come_back_with_their_envelope_and_personal_data(

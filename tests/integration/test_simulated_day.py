@@ -4,18 +4,12 @@ ends assigned, waiting with a reason, or closed by a rule; none is lost or silen
 
 from __future__ import annotations
 
-import os
 from collections import Counter
-from collections.abc import AsyncIterator
-
-import asyncpg
-import pytest
 
 from streams.demo.day import DayOutcome, run_day
 from streams.demo.people import goes_silent, is_urgent
 from streams.routing.config import load_config
 from streams.shared.contract import Contract
-from streams.shared.keystore import PostgresKeyStore
 from streams.shared.settings import Settings
 
 CITIZENS = 2000
@@ -31,17 +25,6 @@ AREAS = {
     "idoso",
     "execucao_penal",
 }
-
-
-@pytest.fixture
-async def contract(settings: Settings, pg_schema: str) -> AsyncIterator[Contract]:
-    pool = await asyncpg.create_pool(settings.postgres.dsn.reveal(), min_size=1, max_size=2)
-    store = PostgresKeyStore(pool, os.urandom(32), schema=pg_schema)
-    await store.create_tables()
-    contract = await Contract.open(settings, keys=store)
-    yield contract
-    await contract.close()
-    await pool.close()
 
 
 async def test_a_day_of_2000_citizens(settings: Settings, contract: Contract) -> None:
