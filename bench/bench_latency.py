@@ -144,13 +144,18 @@ async def step_forever(procs: tuple[Processor[Any], ...], stop: Any) -> None:
         )
 
 
-def worker(run: str, stop: Any) -> None:
-    """The processors in a process of their own, as they run in production."""
+def worker(run: str, stop: Any, role: str = "both") -> None:
+    """Processors in a process of their own, as they run in production: `role` is
+    "conversation", "router" or "both"."""
 
     async def go() -> None:
         settings = Settings.from_env()
         contract = await Contract.open(settings)
-        await step_forever(processors(settings, contract, run), stop)
+        conversation, router = processors(settings, contract, run)
+        chosen = {"conversation": (conversation,), "router": (router,)}.get(
+            role, (conversation, router)
+        )
+        await step_forever(chosen, stop)
         await contract.close()
 
     asyncio.run(go())
@@ -241,7 +246,7 @@ async def load(rate: int, seconds: int, run: str, one_process: bool, stop_worker
     await contract.close()
     lat = seen.latencies
     q = statistics.quantiles(lat, n=100) if len(lat) > 1 else [0.0] * 99
-    mode = "everything in one process" if one_process else "processors in their own process"
+    mode = "everything in one process" if one_process else "processors in their own processes"
     print(
         f"# {mode}; offered {rate} msg/s for {seconds}s, achieved {achieved:,.0f} msg/s; "
         f"{len(lat)} of {len(seen.completed_at)} cases assigned and observed"
@@ -259,6 +264,13 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--one-process", action="store_true")
+    parser.add_argument(
+        "--conversation-workers",
+        type=int,
+        default=0,
+        help="run the conversation processor in N processes and the router "
+        "in one more (0: both in one process)",
+    )
     args = parser.parse_args()
     run = uuid.uuid4().hex[:6]
     kafka = Settings.from_env().kafka
@@ -268,15 +280,20 @@ def main() -> None:
     )
     context = multiprocessing.get_context("spawn")
     stop_workers = context.Event()
-    child = None
-    if not args.one_process:
-        child = context.Process(target=worker, args=(run, stop_workers))
+    children = []
+    if args.conversation_workers > 0:
+        roles = ["conversation"] * args.conversation_workers + ["router"]
+    else:
+        roles = [] if args.one_process else ["both"]
+    for role in roles:
+        child = context.Process(target=worker, args=(run, stop_workers, role))
         child.start()
+        children.append(child)
     try:
         asyncio.run(load(args.rate, args.seconds, run, args.one_process, stop_workers))
     finally:
         stop_workers.set()
-        if child is not None:
+        for child in children:
             child.join(timeout=60)
         asyncio.run(delete_topics(kafka, [conv, routing, out]))
 
