@@ -31,6 +31,7 @@ from schemas.events import AgentCapacityChanged, AgentPresenceChanged, MessageRe
 from streams.conversation.processor import ConversationCore
 from streams.routing.processor import ROUTER_SNAPSHOT_BYTES, RoutingCore
 from streams.shared.contract import Contract
+from streams.shared.events import TopicRoute
 from streams.shared.kafka import (
     TopicSpec,
     delete_topics,
@@ -43,12 +44,6 @@ from streams.shared.settings import Settings
 
 ANSWERS = ("oi", "meu ex marido não paga a pensão das crianças", "1", "2", "2", "1 e 2")
 CONVERSATION_OUT = ("CaseOpened", "MessageSent", "CaseReopened", "CaseResumed", "CasePutOnHold")
-
-
-@dataclass(frozen=True)
-class Route:
-    topic: str
-    key_field: str
 
 
 def topics(run: str) -> tuple[str, str, str]:
@@ -65,8 +60,8 @@ def processors(
         settings.kafka,
         input_topic=conv,
         group_id=f"lat.c.{run}",
-        routes={n: Route(out, "event_id") for n in CONVERSATION_OUT}
-        | {n: Route(routing, "case_id") for n in ("CaseTriaged", "CaseClosed")},
+        routes={n: TopicRoute(out, "event_id") for n in CONVERSATION_OUT}
+        | {n: TopicRoute(routing, "case_id") for n in ("CaseTriaged", "CaseClosed")},
         max_records=500,
     )
     router = Processor(
@@ -76,7 +71,9 @@ def processors(
         input_topic=routing,
         group_id=f"lat.r.{run}",
         max_snapshot_bytes=ROUTER_SNAPSHOT_BYTES,
-        routes={n: Route(out, "case_id") for n in ("CaseQueued", "RoutingDecided", "CaseAssigned")},
+        routes={
+            n: TopicRoute(out, "case_id") for n in ("CaseQueued", "RoutingDecided", "CaseAssigned")
+        },
         max_records=500,
     )
     return conversation, router
@@ -203,9 +200,9 @@ async def load(rate: int, seconds: int, run: str, one_process: bool, stop_worker
         producer,
         source="/bench",
         routes={
-            "MessageReceived": Route(conv, "contact_id"),
-            "AgentPresenceChanged": Route(routing, "agent_id"),
-            "AgentCapacityChanged": Route(routing, "agent_id"),
+            "MessageReceived": TopicRoute(conv, "contact_id"),
+            "AgentPresenceChanged": TopicRoute(routing, "agent_id"),
+            "AgentCapacityChanged": TopicRoute(routing, "agent_id"),
         },
     )
     t0 = datetime.now(UTC)

@@ -15,20 +15,17 @@ import asyncio
 import multiprocessing
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
-
-from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.bench_processing import messages
 from streams.conversation.processor import ConversationCore
 from streams.shared.contract import Contract
+from streams.shared.events import TopicRoute
 from streams.shared.kafka import (
     TopicSpec,
     delete_topics,
     ensure_topics,
-    make_consumer,
+    group_lag,
     make_producer,
 )
 from streams.shared.runtime import Processor
@@ -45,12 +42,6 @@ OUTPUTS = (
 )
 
 
-@dataclass(frozen=True)
-class Route:
-    topic: str
-    key_field: str
-
-
 def worker(src: str, out: str, group: str, stop: Any) -> None:
     async def go() -> None:
         settings = Settings.from_env()
@@ -60,7 +51,7 @@ def worker(src: str, out: str, group: str, stop: Any) -> None:
             contract,
             settings.kafka,
             input_topic=src,
-            routes={n: Route(out, "event_id") for n in OUTPUTS},
+            routes={n: TopicRoute(out, "event_id") for n in OUTPUTS},
             group_id=group,
         )
         await proc.start()
@@ -70,23 +61,6 @@ def worker(src: str, out: str, group: str, stop: Any) -> None:
         await contract.close()
 
     asyncio.run(go())
-
-
-async def committed_lag(settings: Settings, group: str, topic: str) -> int:
-    admin = AIOKafkaAdminClient(**settings.kafka.client_options())
-    await admin.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    consumer = make_consumer(settings.kafka, group_id=None)
-    await consumer.start()
-    try:
-        parts = [TopicPartition(topic, p) for p in range(6)]
-        ends = await consumer.end_offsets(parts)
-    finally:
-        await consumer.stop()
-    return sum(ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in parts)
 
 
 async def measure(workers: int, total: int, contacts: int) -> float:
@@ -105,13 +79,13 @@ async def measure(workers: int, total: int, contacts: int) -> float:
     await producer.start()
     records = messages(total, contacts)
     publisher = contract.publisher(
-        producer, source="/bench", routes={"MessageReceived": Route(src, "contact_id")}
+        producer, source="/bench", routes={"MessageReceived": TopicRoute(src, "contact_id")}
     )
     started = time.perf_counter()
     for i in range(0, total, 5000):
         await publisher.publish_many([("MessageReceived", r) for r in records[i : i + 5000]])
     await producer.stop()
-    while await committed_lag(settings, group, src) > 0:  # noqa: ASYNC110 - polls the group
+    while await group_lag(settings.kafka, group, src) > 0:  # noqa: ASYNC110 - polls the group
         await asyncio.sleep(0.2)
     elapsed = time.perf_counter() - started
     stop.set()

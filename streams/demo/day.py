@@ -23,7 +23,7 @@ from streams.conversation.processor import ConversationCore
 from streams.demo.people import T0, citizen_messages, midday, morning
 from streams.routing.processor import ROUTER_SNAPSHOT_BYTES, RoutingCore
 from streams.shared.contract import Contract
-from streams.shared.events import Received, read_topic
+from streams.shared.events import Received, TopicRoute, read_topic
 from streams.shared.kafka import (
     TopicSpec,
     delete_topics,
@@ -37,12 +37,6 @@ from streams.timer.service import Timer
 CONVERSATION_OUT = ("CaseOpened", "CaseReopened", "CaseResumed", "CasePutOnHold", "MessageSent")
 ROUTER_IN = ("CaseTriaged", "CaseClosed")
 ROUTER_OUT = ("CaseQueued", "RoutingDecided", "CaseAssigned")
-
-
-@dataclass(frozen=True)
-class Route:
-    topic: str
-    key_field: str
 
 
 @dataclass
@@ -71,8 +65,8 @@ async def run_day(settings: Settings, contract: Contract, citizens: int) -> DayO
         contract,
         settings.kafka,
         input_topic=conv,
-        routes={n: Route(out, "event_id") for n in CONVERSATION_OUT}
-        | {n: Route(routing, "case_id") for n in ROUTER_IN},
+        routes={n: TopicRoute(out, "event_id") for n in CONVERSATION_OUT}
+        | {n: TopicRoute(routing, "case_id") for n in ROUTER_IN},
         group_id=f"demo.day.conv.{run}",
     )
     router = Processor(
@@ -80,7 +74,7 @@ async def run_day(settings: Settings, contract: Contract, citizens: int) -> DayO
         contract,
         settings.kafka,
         input_topic=routing,
-        routes={n: Route(out, "case_id") for n in ROUTER_OUT},
+        routes={n: TopicRoute(out, "case_id") for n in ROUTER_OUT},
         group_id=f"demo.day.router.{run}",
         max_snapshot_bytes=ROUTER_SNAPSHOT_BYTES,
     )
@@ -93,8 +87,8 @@ async def run_day(settings: Settings, contract: Contract, citizens: int) -> DayO
             producer,
             source="/acolhe/demo",
             routes={
-                "MessageReceived": Route(conv, "contact_id"),
-                "AgentPresenceChanged": Route(routing, "agent_id"),
+                "MessageReceived": TopicRoute(conv, "contact_id"),
+                "AgentPresenceChanged": TopicRoute(routing, "agent_id"),
             },
         )
         agents = sorted(routing_core.config.agents)

@@ -35,6 +35,16 @@ class EventRoute(Protocol):
     def key_field(self) -> str: ...
 
 
+@dataclass(frozen=True)
+class TopicRoute:
+    """An explicit route, for events sent elsewhere than the catalog says (tests, demos,
+    benchmarks on topics of their own)."""
+
+    topic: str
+    key_field: str
+    copies: tuple[str, ...] = ()
+
+
 class KeySource(KeyRing, Protocol):
     async def ensure(self, subjects: Iterable[str]) -> None: ...
 

@@ -100,3 +100,23 @@ async def topic_partitions(kafka: KafkaSettings, topic: str) -> list[int]:
         if entry["topic"] == topic and entry["error_code"] == 0 and entry["partitions"]:
             return sorted(p["partition"] for p in entry["partitions"])
     raise BadInput(f"Kafka topic {topic!r} does not exist")
+
+
+async def group_lag(kafka: KafkaSettings, group: str, topic: str) -> int:
+    """Records of `topic` that consumer group `group` has not committed yet."""
+    from aiokafka import TopicPartition
+
+    admin = AIOKafkaAdminClient(**kafka.client_options())
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    parts = [TopicPartition(topic, p) for p in await topic_partitions(kafka, topic)]
+    consumer = make_consumer(kafka, group_id=None)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(parts)
+    finally:
+        await consumer.stop()
+    return sum(ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in parts)

@@ -41,7 +41,7 @@ from schemas.envelope import derive_event_id
 from schemas.events import EVENT_TYPES, ClockTicked, InputDeadLettered
 from streams.shared import snapshots
 from streams.shared.contract import Contract
-from streams.shared.events import EventRoute, Received, Rejected
+from streams.shared.events import EventRoute, Received, Rejected, TopicRoute
 from streams.shared.kafka import TopicSpec, ensure_topics, make_consumer, make_producer
 from streams.shared.settings import KafkaSettings
 
@@ -260,7 +260,7 @@ class Processor(Generic[S]):
         publisher = self.contract.publisher(
             self._producer,
             source=f"/acolhe/{self.core.name}",
-            routes={**self.routes, "InputDeadLettered": _Route(DEAD_LETTER_TOPIC, "processor")},
+            routes={**self.routes, "InputDeadLettered": TopicRoute(DEAD_LETTER_TOPIC, "processor")},
         )
         await publisher.publish_many(outputs)
 
@@ -365,9 +365,3 @@ class Processor(Generic[S]):
         from streams.shared.kafka import topic_partitions
 
         return len(await topic_partitions(self.kafka, self.input_topic))
-
-
-@dataclass(frozen=True)
-class _Route:
-    topic: str
-    key_field: str

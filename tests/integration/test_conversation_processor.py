@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from schemas.events import MessageReceived
 from streams.conversation.processor import ConversationCore
 from streams.shared.contract import Contract
-from streams.shared.events import Received, read_topic
+from streams.shared.events import Received, TopicRoute, read_topic
 from streams.shared.kafka import (
     TopicSpec,
     delete_topics,
@@ -26,12 +25,6 @@ from streams.shared.settings import Settings
 from tests.unit.triage.conversation import Citizen
 
 URGENT = "Socorro, meu marido me ameaçou de morte agora"
-
-
-@dataclass(frozen=True)
-class Route:
-    topic: str
-    key_field: str
 
 
 @pytest.fixture
@@ -65,7 +58,7 @@ def processor(
     group: str,
 ) -> Processor[Any]:
     routes = {
-        name: Route(out_topic, key)
+        name: TopicRoute(out_topic, key)
         for name, key in (
             ("CaseOpened", "contact_id"),
             ("CaseReopened", "case_id"),
@@ -94,7 +87,7 @@ async def publish(
     await producer.start()
     try:
         publisher = contract.publisher(
-            producer, source="/test", routes={"MessageReceived": Route(topic, "contact_id")}
+            producer, source="/test", routes={"MessageReceived": TopicRoute(topic, "contact_id")}
         )
         await publisher.publish_many([(m.NAME, m.to_record()) for m in messages])
     finally:

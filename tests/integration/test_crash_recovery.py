@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
 from schemas.codec import Codec, SchemaSet
@@ -26,6 +25,7 @@ from streams.shared.kafka import (
     TopicSpec,
     delete_topics,
     ensure_topics,
+    group_lag,
     make_consumer,
     make_producer,
 )
@@ -54,23 +54,6 @@ def expected_outputs() -> set[str]:
             states[message.contact_id], outputs = core.handle(state, message)
             ids.update(o.event_id for o in outputs)
     return ids
-
-
-async def lag(settings: Settings, group: str, topic: str) -> int:
-    admin = AIOKafkaAdminClient(**settings.kafka.client_options())
-    await admin.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    consumer = make_consumer(settings.kafka, group_id=None)
-    await consumer.start()
-    try:
-        parts = [TopicPartition(topic, p) for p in range(6)]
-        ends = await consumer.end_offsets(parts)
-    finally:
-        await consumer.stop()
-    return sum(ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in parts)
 
 
 async def test_killed_at_random_the_worker_loses_nothing_and_repeats_nothing_differently(
@@ -113,18 +96,20 @@ async def test_killed_at_random_the_worker_loses_nothing_and_repeats_nothing_dif
                 await asyncio.sleep(chance.uniform(1.0, 2.5))  # a random instant to die at
                 worker.send_signal(signal.SIGKILL)
                 kills += 1
-                kills_mid_stream += await lag(settings, group, topic) > 0
+                kills_mid_stream += await group_lag(settings.kafka, group, topic) > 0
             else:
                 # Wait on the condition: every input consumed and committed.
-                while await lag(settings, group, topic) > 0 and time.monotonic() < deadline:  # noqa: ASYNC110
+                left = await group_lag(settings.kafka, group, topic)
+                while left > 0 and time.monotonic() < deadline:
                     await asyncio.sleep(0.5)
+                    left = await group_lag(settings.kafka, group, topic)
                 worker.send_signal(signal.SIGTERM)
                 break
         finally:
             await asyncio.wait_for(worker.wait(), timeout=30)
     assert kills == 6
     assert kills_mid_stream >= 3, "the worker must die while it still has work"
-    left = await lag(settings, group, topic)
+    left = await group_lag(settings.kafka, group, topic)
     assert left == 0, (
         f"{left} inputs never processed; last worker said:\n" + log.read_text()[-3000:]
     )

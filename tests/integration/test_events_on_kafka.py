@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from bench.samples import message_received, routing_decided
 from schemas.personal import ERASED
 from streams.shared.contract import Contract
-from streams.shared.events import Received, Rejected, read_topic
+from streams.shared.events import Received, Rejected, TopicRoute, read_topic
 from streams.shared.kafka import make_producer
 from streams.shared.keystore import PostgresKeyStore
 from streams.shared.settings import Settings
-
-
-@dataclass(frozen=True)
-class Route:
-    topic: str
-    key_field: str
 
 
 async def _read_all(settings: Settings, topic: str, contract: Contract) -> list[Any]:
@@ -31,8 +24,8 @@ async def test_published_events_come_back_with_their_envelope_and_personal_data(
     await producer.start()
     try:
         routes = {
-            "MessageReceived": Route(topic, "contact_id"),
-            "RoutingDecided": Route(topic, "case_id"),
+            "MessageReceived": TopicRoute(topic, "contact_id"),
+            "RoutingDecided": TopicRoute(topic, "case_id"),
         }
         publisher = contract.publisher(
             producer, source="/acolhe/connectors/whatsapp", routes=routes
@@ -71,7 +64,7 @@ async def test_after_erasure_the_log_reads_erased_and_garbage_is_rejected_with_a
     producer = make_producer(settings.kafka)
     await producer.start()
     try:
-        routes = {"MessageReceived": Route(topic, "contact_id")}
+        routes = {"MessageReceived": TopicRoute(topic, "contact_id")}
         publisher = contract.publisher(producer, source="/acolhe/test", routes=routes)
         await publisher.publish_many([("MessageReceived", message_received(i)) for i in (1, 2)])
         await producer.send_and_wait(

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass
 
 from schemas.personal import InMemoryKeyRing
 from streams.conversation.processor import ConversationCore
 from streams.shared.contract import Contract
+from streams.shared.events import TopicRoute
 from streams.shared.runtime import Processor
 from streams.shared.settings import Settings
 
@@ -22,12 +22,6 @@ OUTPUTS = (
     "MessageSent",
     "CaseTriaged",
 )
-
-
-@dataclass(frozen=True)
-class Route:
-    topic: str
-    key_field: str
 
 
 class FixedKeys(InMemoryKeyRing):
@@ -59,7 +53,7 @@ async def main() -> None:
         contract,
         settings.kafka,
         input_topic=os.environ["WORKER_INPUT"],
-        routes={n: Route(out, "event_id") for n in OUTPUTS},
+        routes={n: TopicRoute(out, "event_id") for n in OUTPUTS},
         group_id=os.environ["WORKER_GROUP"],
         max_records=int(os.environ.get("WORKER_MAX_RECORDS", "200")),
         checkpoint_interval_s=float(os.environ.get("WORKER_CHECKPOINT_S", "0.3")),
