@@ -30,6 +30,7 @@ def main() -> None:
     )
     parser.add_argument("--contacts", type=int, default=1000)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--sort", default="tottime", help="with --profile: tottime or cumulative")
     args = parser.parse_args()
     codec, ring, core = Codec(SchemaSet.from_dirs()), InMemoryKeyRing(), ConversationCore()
     t0 = datetime(2026, 11, 28, 12, tzinfo=UTC)
@@ -58,7 +59,7 @@ def main() -> None:
     if args.profile:
         profiler = cProfile.Profile()
         profiler.runcall(run_core)
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
+        pstats.Stats(profiler).sort_stats(args.sort).print_stats(30)
         return
     started = time.perf_counter()
     outputs = run_core()

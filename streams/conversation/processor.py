@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
+from streams.cases import state as lifecycle
 from streams.cases.policy import LifecyclePolicy, default_policy
 from streams.conversation import core
 from streams.triage.flow import load_flow
@@ -14,6 +15,9 @@ from streams.triage.model import Flow
 class ConversationCore:
     name = "streams.conversation"
     state_type = core.ConversationState
+    reads = frozenset(t.NAME for t in get_args(lifecycle.Input))
+    """What the lifecycle reads (the triage bot reads a subset): the runtime skips the rest
+    of the stream, delivery statuses above all, without decoding it."""
 
     def __init__(self, policy: LifecyclePolicy | None = None, flow: Flow | None = None) -> None:
         self.policy = policy or default_policy()

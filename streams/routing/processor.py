@@ -41,6 +41,7 @@ _INPUTS = (
 class RoutingCore:
     name = "streams.routing"
     state_type = RouterState
+    reads = frozenset(t.NAME for t in _INPUTS)
 
     def __init__(self, config: RoutingConfig | None = None) -> None:
         self.config = config or load_config()

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from schemas.events import MessageReceived
+from schemas.events import DeliveryStatusChanged, MessageReceived
 from streams.conversation.processor import ConversationCore
 from streams.shared.contract import Contract
 from streams.shared.events import Received, TopicRoute, read_topic
@@ -176,3 +177,71 @@ async def test_a_record_that_is_no_event_is_dead_lettered_with_the_reason(
 
 async def read_all_deadletters(settings: Settings, contract: Contract) -> list[Any]:
     return await read_topic(settings.kafka, contract.decode, DEAD_LETTER_TOPIC)
+
+
+def status(contact: int, n: int, state: str) -> DeliveryStatusChanged:
+    at = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    return DeliveryStatusChanged(
+        event_id=f"s-{contact}-{n}-{state}",
+        occurred_at=at,
+        correlation_id=f"m-{contact}-0",
+        channel="whatsapp",
+        contact_id=f"contact-{contact}",
+        message_id=f"bot-{contact}-{n}",
+        provider_message_id=f"wamid-out-{contact}-{n}",
+        status=state,  # type: ignore[arg-type]
+        status_at=at,
+    )
+
+
+async def test_statuses_and_own_outputs_read_back_are_skipped_without_changing_a_decision(
+    settings: Settings, topic: str, contract: Contract
+) -> None:
+    # As in production: the processor's outputs land in the topic it reads, among the
+    # channels' delivery statuses. Neither can change a decision, so neither is decoded.
+    group = f"test.conversation.{uuid.uuid4().hex[:8]}"
+    contacts = range(20)
+    messages = [
+        message(c, n, URGENT if c % 4 == 0 else text)
+        for c in contacts
+        for n, text in enumerate(("oi", "meu ex marido não paga a pensão"))
+    ]
+    statuses = [status(c, n, s) for c in contacts for n in range(3) for s in ("sent", "read")]
+    producer = make_producer(settings.kafka)
+    await producer.start()
+    try:
+        publisher = contract.publisher(
+            producer,
+            source="/test",
+            routes={
+                "MessageReceived": TopicRoute(topic, "contact_id"),
+                "DeliveryStatusChanged": TopicRoute(topic, "contact_id"),
+            },
+        )
+        await publisher.publish_many(
+            [(e.NAME, e.to_record()) for e in (*messages, *statuses)]  # type: ignore[attr-defined]
+        )
+    finally:
+        await producer.stop()
+    proc = processor(ConversationCore(), contract, settings, topic, topic, group)
+    await proc.start()
+    try:
+
+        async def until_outputs_read_back() -> None:
+            while proc.stats.outputs == 0 or proc.stats.events < (
+                len(messages) + len(statuses) + proc.stats.outputs
+            ):
+                await proc.step(timeout_ms=500)
+
+        await asyncio.wait_for(until_outputs_read_back(), timeout=60)
+    finally:
+        await proc.stop()
+
+    assert proc.stats.skipped == len(statuses) + proc.stats.outputs
+    assert proc.stats.dead_lettered == 0
+    events = [r.event for r in await read_all(settings, contract, topic) if isinstance(r, Received)]
+    opened = [e.record["contact_id"] for e in events if e.name == "CaseOpened"]
+    assert sorted(opened) == sorted(f"contact-{c}" for c in contacts)
+    triaged = [e.record for e in events if e.name == "CaseTriaged"]
+    assert len(triaged) == len([c for c in contacts if c % 4 == 0])
+    assert len({e.record["event_id"] for e in events}) == len(events)
