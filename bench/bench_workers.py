@@ -17,7 +17,7 @@ import time
 import uuid
 from typing import Any
 
-from bench.bench_processing import messages
+from bench.workloads import triage_only
 from streams.conversation.processor import ConversationCore
 from streams.shared.contract import Contract
 from streams.shared.events import TopicRoute
@@ -77,13 +77,13 @@ async def measure(workers: int, total: int, contacts: int) -> float:
     contract = await Contract.open(settings)
     producer = make_producer(settings.kafka, linger_ms=10)
     await producer.start()
-    records = messages(total, contacts)
+    records = triage_only(total, contacts)
     publisher = contract.publisher(
         producer, source="/bench", routes={"MessageReceived": TopicRoute(src, "contact_id")}
     )
     started = time.perf_counter()
     for i in range(0, total, 5000):
-        await publisher.publish_many([("MessageReceived", r) for r in records[i : i + 5000]])
+        await publisher.publish_many(records[i : i + 5000])
     await producer.stop()
     while await group_lag(settings.kafka, group, src) > 0:  # noqa: ASYNC110 - polls the group
         await asyncio.sleep(0.2)

@@ -23,7 +23,7 @@ Must not import Kafka, faust, Postgres, logging or a clock: time comes in the ev
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal
 
@@ -48,6 +48,7 @@ from schemas.events import (
 )
 from schemas.personal import Erased
 from streams.shared.errors import BadInput
+from streams.shared.frozen import replace
 
 PROCESSOR: Final = "streams.cases"
 MESSAGE_WINDOW: Final = 64

@@ -12,7 +12,7 @@ Must not import Kafka, faust, Postgres, logging or a clock: time comes in the ev
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ from streams.cases import domain as cases
 from streams.cases.policy import LifecyclePolicy
 from streams.cases.state import ContactState
 from streams.cases.state import evolve as evolve_contact
+from streams.shared.frozen import replace
 from streams.triage import domain as triage
 from streams.triage.model import Flow
 

@@ -12,7 +12,7 @@ Must not depend on Kafka, Postgres, logging or the clock.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
@@ -32,6 +32,7 @@ from schemas.events import (
     Priority,
     RoutingDecided,
 )
+from streams.shared.frozen import replace
 from streams.shared.recent import RecentIds
 
 RouterInput = (

@@ -59,7 +59,12 @@ class Received:
     topic: str
     partition: int
     offset: int
-    headers: dict[str, str]
+    raw_headers: Sequence[tuple[str, bytes]] = ()
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The CloudEvents headers, decoded (on demand: processors rarely need them)."""
+        return parse_cloudevent_headers(self.raw_headers)
 
 
 class EventPublisher:
@@ -166,8 +171,7 @@ async def decode_batch(
         if isinstance(outcome, BadInput):
             out.append(Rejected(m.topic, m.partition, m.offset, m.key, m.value, outcome))
         else:
-            headers = parse_cloudevent_headers(m.headers)
-            out.append(Received(outcome, m.topic, m.partition, m.offset, headers))
+            out.append(Received(outcome, m.topic, m.partition, m.offset, m.headers or ()))
     return out
 
 

@@ -29,7 +29,7 @@ occurred_at, sent_at, correlation and causation come from the cause. No clock, n
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, TypeVar
 
@@ -48,6 +48,7 @@ from schemas.events import (
     UrgencyFlag,
 )
 from schemas.personal import Erased
+from streams.shared.frozen import replace
 from streams.triage.answers import Answer, documents_sent, interpret
 from streams.triage.classify import (
     area_of,

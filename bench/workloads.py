@@ -1,0 +1,170 @@
+"""Workloads for the processing benchmarks, in the order they reach `acolhe.conversations`.
+
+`triage_only`: every message is a triage answer (the bot's worst case, and what the first
+benchmarks measured). `office_day`: what the topic carries for a case over its life, from
+DOMAIN.md's figures (about 50 messages per case: 50 million messages over 1 million
+cases): the citizen's six triage messages, the router's copies of CaseQueued and
+CaseAssigned, 18 agent replies and 18 citizen messages, WhatsApp's sent/delivered/read
+statuses for every outbound message (the bot's 7 and the agent's 18), and the agent's
+close. The bot's own outputs come back through the topic too when the processor writes
+there, as in production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from schemas.envelope import derive_event_id
+from schemas.events import (
+    CaseAssigned,
+    CaseClosed,
+    CaseQueued,
+    DeliveryStatusChanged,
+    MessageReceived,
+    MessageSent,
+)
+from streams.cases.state import case_id_for
+
+TRIAGE = ("oi", "meu ex marido não paga a pensão", "1", "2", "2", "1 e 2")
+URGENT = "socorro meu marido me ameaçou de morte agora"
+AGENT_ROUNDS = 18
+BOT_MESSAGES = 7  # greeting with the first question, four more questions, the closing
+T0 = datetime(2026, 11, 30, 9, tzinfo=UTC)
+
+Event = tuple[str, dict[str, Any]]
+
+
+def citizen_message(case: int, n: int, text: str, at: datetime) -> MessageReceived:
+    from bench.samples import message_received
+
+    record = message_received(case * 100 + n)
+    record.update(
+        event_id=f"in-{case}-{n}",
+        occurred_at=at,
+        received_at=at,
+        correlation_id=f"in-{case}-0",
+        contact_id=f"contact-{case}",
+        subject_id=f"citizen-{case}",
+        provider_message_id=f"wamid-{case}-{n}",
+        text=text,
+        kind="text",
+        attachments=[],
+    )
+    return MessageReceived.from_record(record)
+
+
+def triage_only(total: int, contacts: int) -> list[Event]:
+    """`total` messages from `contacts` contacts, one round of messages apart: a first
+    message, then answers to the bot (a tenth of the contacts urgent)."""
+    out = []
+    answers = (*TRIAGE, "obrigada")
+    for i in range(total):
+        contact, turn = i % contacts, i // contacts
+        text = URGENT if contact % 10 == 0 and turn == 0 else answers[turn % len(answers)]
+        at = T0 + timedelta(milliseconds=i)
+        out.append(("MessageReceived", citizen_message(contact, turn, text, at).to_record()))
+    return out
+
+
+def office_day(cases: int) -> list[Event]:
+    """The records of `cases` cases, their lives interleaved step by step."""
+    lives = [_life(c) for c in range(cases)]
+    out: list[Event] = []
+    while lives:
+        alive = []
+        for life in lives:
+            step = next(life, None)
+            if step is not None:
+                out.extend(step)
+                alive.append(life)
+        lives = alive
+    return out
+
+
+def _life(case: int) -> Iterator[list[Event]]:
+    at = T0 + timedelta(seconds=case)
+    contact, subject = f"contact-{case}", f"citizen-{case}"
+    urgent = case % 10 == 0
+    first = citizen_message(case, 0, URGENT if urgent else TRIAGE[0], at)
+    case_id = case_id_for(first)
+    yield [("MessageReceived", first.to_record())]
+    for n, text in enumerate(TRIAGE[1:], start=1):
+        at += timedelta(minutes=1)
+        yield [("MessageReceived", citizen_message(case, n, text, at).to_record())]
+    for n in range(BOT_MESSAGES):
+        yield _statuses(case, f"bot-{case}-{n}", at)
+    at += timedelta(minutes=5)
+    envelope = {"occurred_at": at, "correlation_id": first.event_id, "causation_id": None}
+    decision = derive_event_id(case_id, "bench.routing")
+    queued = CaseQueued(
+        event_id=f"q-{case}",
+        case_id=case_id,
+        contact_id=contact,
+        queue_id="familia-capital",
+        area="familia",
+        priority="urgent" if urgent else "normal",
+        reason="triaged",
+        **envelope,
+    )
+    assigned = CaseAssigned(
+        event_id=f"a-{case}",
+        case_id=case_id,
+        contact_id=contact,
+        agent_id=f"agent-{case % 40}",
+        queue_id="familia-capital",
+        routing_decision_id=decision,
+        **envelope,
+    )
+    yield [(queued.NAME, queued.to_record()), (assigned.NAME, assigned.to_record())]
+    for n in range(AGENT_ROUNDS):
+        at += timedelta(minutes=3)
+        reply = MessageSent(
+            event_id=f"out-{case}-{n}",
+            occurred_at=at,
+            correlation_id=first.event_id,
+            subject_id=subject,
+            channel="whatsapp",
+            contact_id=contact,
+            contact_address="+5511998765432",
+            channel_account_id="106540352242922",
+            case_id=case_id,
+            message_id=f"agent-{case}-{n}",
+            sender_kind="agent",
+            agent_id=f"agent-{case % 40}",
+            text="Bom dia, sou a defensora que vai cuidar do seu caso. Pode me enviar o RG?",
+            sent_at=at,
+        )
+        yield [(reply.NAME, reply.to_record()), *_statuses(case, reply.message_id, at)]
+        at += timedelta(minutes=2)
+        answer = citizen_message(case, 10 + n, "segue o documento, obrigada", at)
+        yield [("MessageReceived", answer.to_record())]
+    closed = CaseClosed(
+        event_id=f"c-{case}",
+        occurred_at=at + timedelta(minutes=1),
+        correlation_id=first.event_id,
+        case_id=case_id,
+        contact_id=contact,
+        reason="resolved",
+        closed_by_agent_id=f"agent-{case % 40}",
+    )
+    yield [(closed.NAME, closed.to_record())]
+
+
+def _statuses(case: int, message_id: str, at: datetime) -> list[Event]:
+    out: list[Event] = []
+    for k, status in enumerate(("sent", "delivered", "read")):
+        changed = DeliveryStatusChanged(
+            event_id=f"st-{message_id}-{status}",
+            occurred_at=at + timedelta(seconds=k + 1),
+            correlation_id=f"in-{case}-0",
+            channel="whatsapp",
+            contact_id=f"contact-{case}",
+            message_id=message_id,
+            provider_message_id=f"wamid-out-{message_id}",
+            status=status,  # type: ignore[arg-type]
+            status_at=at + timedelta(seconds=k + 1),
+        )
+        out.append((changed.NAME, changed.to_record()))
+    return out
