@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Literal, get_args
 
 from schemas.events import Area, DocumentType, Priority, UrgencyFlag
+from streams.triage.text import any_of
 
 QuestionKind = Literal["text", "single", "multi"]
 Purpose = Literal["problem", "region", "danger", "income", "documents", "other"]
@@ -36,7 +37,7 @@ class Phrase:
 
 def combine(phrases: tuple[Phrase, ...]) -> re.Pattern[str]:
     """One pattern that finds any of the phrases."""
-    return re.compile("|".join(f"(?:{p.pattern.pattern})" for p in phrases))
+    return any_of([p.pattern for p in phrases])
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

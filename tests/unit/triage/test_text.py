@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streams.triage.flow import load_flow
 from streams.triage.text import (
+    any_of,
     compile_phrase,
     fold,
     letter_count,
@@ -64,3 +70,32 @@ def test_quoted_history_is_dropped() -> None:
     assert without_quoted_history(reply).strip() == "Sim, moro em Osasco"
     assert without_quoted_history("ok\n> citado\nfim").split() == ["ok", "fim"]
     assert without_quoted_history("On Mon, X wrote:\n> quoted").strip() == ""
+
+
+_FLOW = load_flow()
+_RULES = [*_FLOW.area_rules, *_FLOW.urgency_rules]
+_VOCABULARY = sorted(
+    {
+        w.rstrip("*") + tail
+        for r in _RULES
+        for p in r.phrases
+        for w in p.text.split()
+        for tail in ("", "ou", "s")
+    }
+    | {"e", "meu", "não", "1", "2", "ajuda", "hoje"}
+)
+
+
+@given(st.lists(st.sampled_from(_VOCABULARY), max_size=12).map(" ".join))
+def test_a_rule_fires_exactly_when_one_of_its_phrases_is_found(said: str) -> None:
+    # Each rule searches all its phrases in one pattern; it must find what the phrases
+    # would find one by one, no more and no less.
+    text = words(said)
+    for rule in _RULES:
+        one_by_one = any(p.pattern.search(text) for p in rule.phrases)
+        assert bool(rule.matcher.search(text)) == one_by_one, (rule.id, text)
+
+
+def test_only_compiled_phrases_can_be_combined() -> None:
+    with pytest.raises(ValueError, match="not a compiled phrase"):
+        any_of([re.compile("pensao")])
