@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.triage.flow import load_flow
+from streams.triage.model import AreaRule, UrgencyRule
 from streams.triage.text import (
     any_of,
     compile_phrase,
@@ -73,7 +74,7 @@ def test_quoted_history_is_dropped() -> None:
 
 
 _FLOW = load_flow()
-_RULES = [*_FLOW.area_rules, *_FLOW.urgency_rules]
+_RULES: list[AreaRule | UrgencyRule] = [*_FLOW.area_rules, *_FLOW.urgency_rules]
 _VOCABULARY = sorted(
     {
         w.rstrip("*") + tail
