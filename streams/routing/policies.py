@@ -179,9 +179,14 @@ def can_take_now(
 def free_agents(state: RouterState, config: RoutingConfig) -> list[str]:
     """Agents with a profile who are available and below capacity, in agent_id order."""
     out = []
-    for agent_id in sorted(state.agents):
-        if agent_id in config.agents:
-            agent = view(state, config, agent_id)
-            if agent.presence == "available" and agent.has_capacity:
-                out.append(agent_id)
+    for agent_id, live in state.agents.items():  # every router event asks: no views built
+        if live.presence != "available":
+            continue
+        profile = config.agents.get(agent_id)
+        if profile is None:
+            continue
+        capacity = profile.capacity if live.capacity is None else live.capacity
+        if len(live.open_cases) < capacity:
+            out.append(agent_id)
+    out.sort()
     return out

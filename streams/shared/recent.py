@@ -19,7 +19,12 @@ class RecentIds:
     generations: int = 40  # remembers the last generation_size * generations ids at least
 
     def __contains__(self, item: object) -> bool:
-        return item in self.current or any(item in g for g in self.older)
+        if item in self.current:
+            return True
+        for generation in self.older:  # noqa: SIM110 - any() over a generator costs twice
+            if item in generation:
+                return True
+        return False
 
     def __len__(self) -> int:
         return len(self.current) + sum(map(len, self.older))

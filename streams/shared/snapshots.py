@@ -2,8 +2,9 @@
 
 A processor's state lives in memory and in a compacted changelog topic; restoring it must
 give back exactly the dataclasses the pure core works on. This codec walks the type hints
-(dataclasses, tuples, lists, dicts, frozensets, unions with None, Literals, datetimes,
-dates, timedeltas, primitives, `Erased`), so no type needs hand-written (de)serialisation
+(dataclasses, tuples, lists, dicts, `immutables.Map`s, frozensets, unions with None,
+Literals, datetimes, dates, timedeltas, primitives, `Erased`), so no type needs
+hand-written (de)serialisation
 and nothing unsafe (no pickle) ever reads the changelog. Personal values held in state
 (a contact address, say) are stored as they are: state topics and tables are internal and
 must be protected like the database.
@@ -19,6 +20,7 @@ from functools import cache
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import orjson
+from immutables import Map
 
 from schemas.personal import ERASED, Erased
 from streams.shared.errors import BadInput
@@ -43,6 +45,10 @@ def _default(value: Any) -> Any:
         return {"$us": value // timedelta(microseconds=1)}
     if isinstance(value, frozenset | set):
         return sorted(value)
+    if isinstance(value, Map):
+        # A hash map's order differs between processes; sorted keys make the same state
+        # the same bytes everywhere.
+        return dict(sorted(value.items()))
     raise TypeError(f"cannot snapshot a {type(value).__name__}")
 
 
@@ -107,13 +113,14 @@ def _from_plain(kind: Any, plain: Any, path: str) -> Any:  # noqa: PLR0911, PLR0
             item = args[0] if args else Any
             items = [_from_plain(item, v, f"{path}[{i}]") for i, v in enumerate(plain)]
         return origin(items)
-    if origin in (dict, Mapping) or kind is dict:
+    if origin in (dict, Mapping, Map) or kind in (dict, Map):
         if not isinstance(plain, dict):
             raise SnapshotError(f"{path}: expected an object")
         key_t, value_t = get_args(kind) or (str, Any)
-        return {
+        entries = {
             _key(key_t, k, path): _from_plain(value_t, v, f"{path}[{k}]") for k, v in plain.items()
         }
+        return Map(entries) if Map in (origin, kind) else entries
     if kind is datetime:
         return datetime.fromisoformat(_str(plain, path))
     if kind is date:

@@ -9,6 +9,7 @@ from typing import Literal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from immutables import Map
 
 from schemas.personal import ERASED, Erased
 from streams.shared.snapshots import SnapshotError, dump, load
@@ -96,3 +97,43 @@ def test_a_snapshot_that_does_not_fit_says_where(data: bytes, reason: str) -> No
 )
 def test_any_case_round_trips(case: Case) -> None:
     assert load(Case, dump(case)) == case
+
+
+@dataclass(frozen=True)
+class Board:
+    cases: Map[str, Case] = field(default_factory=Map)
+    order: Map[int, str] = field(default_factory=Map)
+
+
+def test_persistent_maps_round_trip_and_give_the_same_bytes_in_any_insertion_order() -> None:
+    cases = [Case(f"k{i}", "queued", WHEN) for i in range(50)]
+    one = Board(Map({c.case_id: c for c in cases}), Map({i: f"k{i}" for i in range(50)}))
+    other = Board(
+        Map({c.case_id: c for c in reversed(cases)}), Map({i: f"k{i}" for i in reversed(range(50))})
+    )
+
+    again = load(Board, dump(one))
+
+    assert again == one
+    assert isinstance(again.cases, Map)
+    assert again.order[7] == "k7"
+    assert dump(one) == dump(other)
+
+
+def test_the_routers_state_survives_its_changelog() -> None:
+    from streams.routing.state import RouterState
+    from tests.unit.routing.builders import closed, online, triaged
+    from tests.unit.routing.builders import given as routed
+
+    state = routed(
+        *online("ana", "bia"),
+        triaged("c1", "familia", minute=1),
+        triaged("c2", "familia", minute=2),
+        closed("c1", minute=3),
+    )
+
+    again = load(RouterState, dump(state))
+
+    assert again == state
+    assert "c1" in again.closed
+    assert dict(again.assignments) == dict(state.assignments)

@@ -26,7 +26,7 @@ def test_a_case_waits_for_busy_specialists_until_the_step_times_out() -> None:
         triaged("second", "violencia_domestica", minute=1, priority="urgent"),
     )
     waiting = state.waiting["second"]
-    assert (waiting.step, state.assignments) == (0, {"first": "vd-spec"})
+    assert (waiting.step, dict(state.assignments)) == (0, {"first": "vd-spec"})
 
     assert when(state, tick(2.5)) == []  # 1.5 minutes at the specialists' step: still theirs
     outputs = when(state, tick(3))
@@ -60,7 +60,7 @@ def test_supervisors_get_the_case_after_the_wider_pool_times_out() -> None:
         triaged("c", "violencia_domestica", minute=2.5),
         tick(4.5),  # c: step 1 after 2 min, nobody free there
     )
-    assert state.assignments == {"a": "vd-spec", "b": "vd-gen"}
+    assert dict(state.assignments) == {"a": "vd-spec", "b": "vd-gen"}
     assert state.waiting["c"].step == 1
 
     assert when(state, tick(7)) == []  # 2.5 minutes into step 1: not yet

@@ -26,7 +26,7 @@ from .builders import (
 
 def test_a_released_case_goes_back_to_its_queue_and_to_another_agent() -> None:
     state = given(online("ana", "bia"), triaged("c1"))  # ana
-    assert state.assignments == {"c1": "ana"}
+    assert dict(state.assignments) == {"c1": "ana"}
 
     outputs = when(state, released("c1", "ana", "balanced", minute=3))
 
@@ -43,7 +43,7 @@ def test_a_released_case_waits_rather_than_go_back_to_who_released_it() -> None:
 
     assert only_decision(outputs).reason == "no_agent_available"
     later = after(state, released("c1", "ana", "balanced", minute=3), presence("bia", minute=4))
-    assert later.assignments == {"c1": "bia"}
+    assert dict(later.assignments) == {"c1": "bia"}
 
 
 def test_a_release_frees_capacity_for_the_queue() -> None:
@@ -83,7 +83,7 @@ def test_a_transfer_to_an_agent_with_capacity_assigns_the_case_to_them() -> None
             "c1", from_queue="idle", to_queue="balanced", from_agent="ana", to_agent="caio"
         ),
     )
-    assert later.assignments == {"c1": "caio"}
+    assert dict(later.assignments) == {"c1": "caio"}
     assert later.agents["ana"].open_cases == frozenset()
 
 
@@ -122,7 +122,7 @@ def test_a_transfer_to_a_queue_the_configuration_lacks_is_bad_input() -> None:
 def test_closing_a_case_frees_its_agent() -> None:
     state = given(online("ana"), triaged("c1"), closed("c1", minute=1))
 
-    assert state.assignments == {}
+    assert dict(state.assignments) == {}
     assert state.agents["ana"].open_cases == frozenset()
 
 

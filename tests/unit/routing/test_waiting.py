@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from schemas.events import CaseAssigned
 from streams.routing.config import load_config
 from streams.routing.domain import handle, waiting_in
@@ -19,6 +21,7 @@ from .builders import (
     only_decision,
     presence,
     queued,
+    reopened,
     triaged,
     when,
 )
@@ -127,7 +130,7 @@ def test_an_offline_or_away_agent_gets_nothing_and_keeps_their_cases() -> None:
     outputs = when(state, triaged("c2", minute=2))
 
     assert assignments(outputs) == []
-    assert state.assignments == {"c1": "ana"}
+    assert dict(state.assignments) == {"c1": "ana"}
     away = given(online("ana"), presence("ana", "away", minute=1))
     assert assignments(when(away, triaged("c3", minute=2))) == []
 
@@ -200,5 +203,29 @@ def test_a_retriage_of_a_waiting_case_moves_it_to_the_new_queue() -> None:
 def test_a_case_closed_while_waiting_leaves_the_queue() -> None:
     state = given(triaged("c1"), closed("c1", minute=1))
 
-    assert state.waiting == {}
+    assert dict(state.waiting) == {}
     assert assignments(when(state, presence("ana", minute=2))) == []
+
+
+def test_the_router_remembers_the_cases_of_its_last_closes_to_queue_them_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Reopening needs what triage said about the case; the router keeps that for the cases
+    # of its last CLOSED_CASES_KEPT closes (3 here), a case closed again counting by its
+    # latest close.
+    monkeypatch.setattr("streams.routing.state.CLOSED_CASES_KEPT", 3)
+    cases = ["c1", "c2", "c3", "c4"]
+    state = given(
+        *online("ana"),
+        *(triaged(c, "familia", minute=i) for i, c in enumerate(cases, start=1)),
+        closed("c1", minute=10),
+        closed("c2", minute=11),
+        reopened("c1", minute=12),
+        closed("c1", minute=13),  # c1's latest close: the third
+        closed("c3", minute=14),
+        closed("c4", minute=15),  # the fifth close: c2's (the second) and c1's first are gone
+    )
+
+    assert sorted(state.closed) == ["c1", "c3", "c4"]
+    assert when(state, reopened("c2", minute=20)) == []  # forgotten: nothing to queue
+    assert [q.case_id for q in queued(when(state, reopened("c1", minute=20)))] == ["c1"]
