@@ -1,16 +1,25 @@
 """Message-to-assignment latency at a steady load, on the real broker.
 
     .venv/bin/acolhe stack up
-    .venv/bin/python -m bench.bench_latency [--rate 1000] [--seconds 20] [--one-process]
+    .venv/bin/python -m bench.bench_latency [--workload day|triage] [--rate 1000]
+        [--seconds 40] [--one-process] [--conversation-workers N]
 
-Citizens write at `--rate` messages/s for `--seconds`: each says hello, then answers the
-bot's five questions, one round of messages apart; the last answer completes triage and the
-router assigns the case (every agent online, with room for every case). A case's latency
-runs from the moment its completing message was handed to the producer to the moment an
-observer consumed its CaseAssigned. By default the processors (conversation and router)
-run in a process of their own, as in production, and the load generator and observer in
-another; `--one-process` puts everything on one event loop. Kafka and Postgres share the
-same 2 cores. Figures: p50/p90/p99/max.
+Workloads (bench/workloads.py):
+- `day` (default): an office's traffic at `--rate` messages/s (citizens' and agents'
+  messages together, with WhatsApp's statuses for every outbound message and the agents'
+  closes besides): case lives start at a steady pace and move one step every 0.2 s, so
+  once the first lives are under way the conversation stream carries a day's mix (about a
+  seventh of the citizens' messages are triage answers).
+- `triage`: every message is a triage answer: citizens write at `--rate` messages/s, each
+  says hello, then answers the bot's five questions, one round of messages apart (the bot's
+  worst case; the completions all come in the last sixth of the run).
+In both, the message that completes triage (the fifth answer, or an urgent first message)
+leads the router to assign the case (every agent online, with room for every case). A
+case's latency runs from the moment its completing message was handed to the producer to
+the moment an observer consumed its CaseAssigned. By default the processors (conversation
+and router) run in a process of their own, as in production, and the load generator and
+observer in another; `--one-process` puts everything on one event loop. Kafka and Postgres
+share the same 2 cores. Figures: p50/p90/p99/max.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
+from bench import workloads
 from schemas.events import AgentCapacityChanged, AgentPresenceChanged, MessageReceived
 from streams.conversation.processor import ConversationCore
 from streams.routing.processor import ROUTER_SNAPSHOT_BYTES, RoutingCore
@@ -190,7 +200,22 @@ async def observe(
     await consumer.stop()
 
 
-async def load(rate: int, seconds: int, run: str, one_process: bool, stop_workers: Any) -> None:
+def triage_schedule(rate: int, seconds: int, t0: datetime) -> list[workloads.Paced]:
+    total, turns = rate * seconds, len(ANSWERS)
+    contacts = max(total // turns, 1)
+    out: list[workloads.Paced] = []
+    for i in range(total):
+        contact, turn = i % contacts, i // contacts  # one round of messages apart
+        if turn < turns:
+            record = message(contact, turn, t0 + timedelta(seconds=i / rate))
+            done = f"contact-{contact}" if turn == turns - 1 else None
+            out.append((i / rate, "MessageReceived", record, done))
+    return out
+
+
+async def load(
+    workload: str, rate: int, seconds: int, run: str, *, one_process: bool, stop_workers: Any
+) -> None:
     settings = Settings.from_env()
     conv, routing, out = topics(run)
     contract = await Contract.open(settings)
@@ -201,6 +226,10 @@ async def load(rate: int, seconds: int, run: str, one_process: bool, stop_worker
         source="/bench",
         routes={
             "MessageReceived": TopicRoute(conv, "contact_id"),
+            "MessageSent": TopicRoute(conv, "contact_id"),
+            "DeliveryStatusChanged": TopicRoute(conv, "contact_id"),
+            # the agent's close: a fact for both streams, as the catalog copies it
+            "CaseClosed": TopicRoute(conv, "contact_id", copies=(routing,)),
             "AgentPresenceChanged": TopicRoute(routing, "agent_id"),
             "AgentCapacityChanged": TopicRoute(routing, "agent_id"),
         },
@@ -213,26 +242,26 @@ async def load(rate: int, seconds: int, run: str, one_process: bool, stop_worker
     if one_process:
         procs = processors(settings, contract, run)
         jobs.append(asyncio.create_task(step_forever(procs, stop)))
+    if workload == "day":
+        schedule = workloads.paced_office_day(rate, seconds)
+    else:
+        schedule = triage_schedule(rate, seconds, t0)
     await asyncio.sleep(5)  # the processors join their groups before the load starts
-    total, turns = rate * seconds, len(ANSWERS)
-    contacts = max(total // turns, 1)
-    sent, started = 0, time.perf_counter()
-    while sent < total:
-        due = min(int((time.perf_counter() - started) * rate), total)
+    sent, messages, started = 0, 0, time.perf_counter()
+    while sent < len(schedule):
+        elapsed = time.perf_counter() - started
         batch = []
-        for i in range(sent, due):
-            contact, turn = i % contacts, i // contacts  # one round of messages apart
-            if turn < turns:
-                batch.append(
-                    ("MessageReceived", message(contact, turn, t0 + timedelta(seconds=i / rate)))
-                )
-                if turn == turns - 1:
-                    seen.completed_at[f"contact-{contact}"] = time.perf_counter()
-        sent = due
+        while sent < len(schedule) and schedule[sent][0] <= elapsed:
+            _, name, record, completes = schedule[sent]
+            batch.append((name, record))
+            messages += name in ("MessageReceived", "MessageSent")
+            if completes is not None:
+                seen.completed_at[completes] = time.perf_counter()
+            sent += 1
         if batch:
             await publisher.publish_many(batch)
         await asyncio.sleep(0.005)
-    achieved = sent / (time.perf_counter() - started)
+    achieved = messages / (time.perf_counter() - started)
     deadline = time.perf_counter() + 30
     while len(seen.latencies) < len(seen.completed_at) and time.perf_counter() < deadline:  # noqa: ASYNC110 - polls a count
         await asyncio.sleep(0.2)
@@ -245,8 +274,9 @@ async def load(rate: int, seconds: int, run: str, one_process: bool, stop_worker
     q = statistics.quantiles(lat, n=100) if len(lat) > 1 else [0.0] * 99
     mode = "everything in one process" if one_process else "processors in their own processes"
     print(
-        f"# {mode}; offered {rate} msg/s for {seconds}s, achieved {achieved:,.0f} msg/s; "
-        f"{len(lat)} of {len(seen.completed_at)} cases assigned and observed"
+        f"# workload {workload}, {mode}; offered {rate} msg/s for {seconds}s, achieved"
+        f" {achieved:,.0f} msg/s on average ({sent:,} records in all);"
+        f" {len(lat)} of {len(seen.completed_at)} cases assigned and observed"
     )
     print(
         f"message-to-assignment latency: p50 {q[49] * 1000:.0f} ms, p90 {q[89] * 1000:.0f} ms,"
@@ -258,8 +288,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
+    parser.add_argument("--workload", choices=("day", "triage"), default="day")
     parser.add_argument("--rate", type=int, default=1000)
-    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--seconds", type=int, default=40)
     parser.add_argument("--one-process", action="store_true")
     parser.add_argument(
         "--conversation-workers",
@@ -287,7 +318,16 @@ def main() -> None:
         child.start()
         children.append(child)
     try:
-        asyncio.run(load(args.rate, args.seconds, run, args.one_process, stop_workers))
+        asyncio.run(
+            load(
+                args.workload,
+                args.rate,
+                args.seconds,
+                run,
+                one_process=args.one_process,
+                stop_workers=stop_workers,
+            )
+        )
     finally:
         stop_workers.set()
         for child in children:

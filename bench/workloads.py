@@ -168,3 +168,37 @@ def _statuses(case: int, message_id: str, at: datetime) -> list[Event]:
         )
         out.append((changed.NAME, changed.to_record()))
     return out
+
+
+Paced = tuple[float, str, dict[str, Any], str | None]
+"""(seconds from the start, event name, record, the contact whose triage it completes)."""
+
+
+def paced_office_day(rate: float, seconds: float, *, step_s: float = 0.2) -> list[Paced]:
+    """Case lives started at a steady pace so that, once the first lives are under way,
+    citizens' and agents' messages together arrive at `rate` a second; a life moves one
+    step every `step_s` seconds; lives still running at `seconds` are cut there.
+
+    The router's copies (CaseQueued, CaseAssigned) are left out: a benchmark that runs
+    the router gets them from the router itself.
+    """
+    per_life = sum(
+        1 for step in _life(0) for name, _ in step if name in ("MessageReceived", "MessageSent")
+    )
+    starts_per_s = rate / per_life
+    out: list[Paced] = []
+    case = 0
+    while (start := case / starts_per_s) < seconds:
+        completing = 0 if case % 10 == 0 else len(TRIAGE) - 1  # urgent: the first message
+        for k, step in enumerate(_life(case)):
+            at = start + k * step_s
+            if at >= seconds:
+                break
+            for name, record in step:
+                if name in ("CaseQueued", "CaseAssigned"):
+                    continue
+                done = f"contact-{case}" if k == completing and name == "MessageReceived" else None
+                out.append((at, name, record, done))
+        case += 1
+    out.sort(key=lambda item: item[0])
+    return out

@@ -93,6 +93,15 @@ class EventPublisher:
         return (await self.publish_many([(name, record)]))[0]
 
     async def publish_many(self, events: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Any]:
+        """Publish events and wait until the broker acknowledged every one (acks=all)."""
+        return list(await asyncio.gather(*await self.send_many(events)))
+
+    async def send_many(
+        self, events: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> list[asyncio.Future[Any]]:
+        """Hand events to the producer; returns one future per record, which resolves when
+        the broker acknowledged it. A processor awaits them before committing the offsets
+        of their causes, so it need not stop between batches to wait."""
         subjects = {
             str(r["subject_id"])
             for n, r in events
@@ -120,8 +129,7 @@ class EventPublisher:
                 pending.append(
                     await self._producer.send(topic, value=value, key=key.encode(), headers=headers)
                 )
-        results = list(await asyncio.gather(*pending))
-        return results
+        return pending
 
     def _route(self, name: str) -> EventRoute:
         try:

@@ -11,9 +11,12 @@ Steps of one batch, in order (at-least-once, idempotent effects):
 2. decode them; a record that is not a valid event becomes `InputDeadLettered`;
 3. for each event, in partition order: load the key's state, call the core's `handle`,
    keep the new state and the outputs;
-4. publish the outputs (idempotent producer, acks=all) and wait for the acknowledgements;
-5. at least once a second (a checkpoint): write the states changed since the last one to
-   the changelog, wait for the acknowledgements, and only then commit the offsets.
+4. hand the outputs to the producer (idempotent, acks=all) and go on with the next batch
+   without waiting: the producer keeps each partition's records in order, and nothing
+   counts as done until step 5 has seen them acknowledged;
+5. at least once a second (a checkpoint): wait until every output so far is acknowledged,
+   write the states changed since the last checkpoint to the changelog, wait for those
+   acknowledgements, and only then commit the offsets.
 A crash between checkpoints replays the inputs since the last one against the states of
 that checkpoint: the cores decide the same outputs with the same derived ids, which are
 dropped downstream as duplicates. Nothing accepted is lost; nothing is decided twice
@@ -49,6 +52,7 @@ from streams.shared.settings import KafkaSettings
 log = logging.getLogger(__name__)
 S = TypeVar("S")
 DEAD_LETTER_TOPIC = "acolhe.deadletter"
+MAX_IN_FLIGHT = 50_000  # outputs awaiting acks before a batch waits for them
 
 
 class Core(Protocol[S]):
@@ -135,6 +139,8 @@ class Processor(Generic[S]):
         self.max_snapshot_bytes = max_snapshot_bytes
         self.checkpoint_interval_s = checkpoint_interval_s
         self._dirty: dict[tuple[int, str], S] = {}
+        # Outputs handed to the producer and not yet seen acknowledged.
+        self._in_flight: list[asyncio.Future[Any]] = []
         self._uncommitted: dict[TopicPartition, int] = {}
         self._last_checkpoint = time.monotonic()
         self.states: dict[int, dict[str, S]] = {}
@@ -294,7 +300,7 @@ class Processor(Generic[S]):
         return due
 
     async def _publish(self, outputs: list[tuple[str, Mapping[str, Any]]]) -> None:
-        """Publish a batch's outputs and wait for the broker's acknowledgements."""
+        """Hand a batch's outputs to the producer; `checkpoint` awaits their acks."""
         if not outputs:
             return
         publisher = self.contract.publisher(
@@ -302,13 +308,22 @@ class Processor(Generic[S]):
             source=self.source,
             routes={**self.routes, "InputDeadLettered": TopicRoute(DEAD_LETTER_TOPIC, "processor")},
         )
-        await publisher.publish_many(outputs)
+        self._in_flight.extend(await publisher.send_many(outputs))
+        if len(self._in_flight) > MAX_IN_FLIGHT:
+            await self._settle()
+
+    async def _settle(self) -> None:
+        """Wait until every output handed over so far is acknowledged (or raise its error:
+        the worker stops before committing, and a restart decides those inputs again)."""
+        pending, self._in_flight = self._in_flight, []
+        await asyncio.gather(*pending)
 
     def _checkpoint_due(self) -> bool:
         return time.monotonic() - self._last_checkpoint >= self.checkpoint_interval_s
 
     async def checkpoint(self) -> None:
-        """Write the states changed since the last checkpoint, then commit the offsets.
+        """Wait for every output's acknowledgement, write the states changed since the last
+        checkpoint, then commit the offsets.
 
         In this order: a crash before the commit replays the inputs since the previous
         checkpoint against the states of that checkpoint, so the cores decide again exactly
@@ -316,6 +331,7 @@ class Processor(Generic[S]):
         Checkpointing once a second instead of once a batch writes each busy key once, and a
         large state (the router's) once a second instead of once a batch.
         """
+        await self._settle()
         pending = [
             await self._producer.send(
                 self.changelog_topic,
