@@ -18,9 +18,11 @@ from typing import Any
 
 from schemas.envelope import derive_event_id
 from schemas.events import (
+    AgentPresenceChanged,
     CaseAssigned,
     CaseClosed,
     CaseQueued,
+    CaseTriaged,
     DeliveryStatusChanged,
     MessageReceived,
     MessageSent,
@@ -201,4 +203,69 @@ def paced_office_day(rate: float, seconds: float, *, step_s: float = 0.2) -> lis
                 out.append((at, name, record, done))
         case += 1
     out.sort(key=lambda item: item[0])
+    return out
+
+
+AREAS = (
+    "familia",
+    "violencia_domestica",
+    "criminal",
+    "execucao_penal",
+    "infancia_juventude",
+    "saude",
+    "moradia",
+    "consumidor",
+    "idoso",
+    "previdencia",
+)
+
+
+def routing_day(agents: list[str], cases: int, open_at_once: int = 150) -> list[Event]:
+    """What `acolhe.routing` carries: agents coming online, then `cases` triaged cases
+    across the areas (a tenth urgent), each closed once `open_at_once` later ones came in,
+    so agents keep freeing up as in an office's day."""
+    out: list[Event] = []
+    for agent in agents:
+        online = AgentPresenceChanged(
+            event_id=f"on-{agent}",
+            occurred_at=T0,
+            correlation_id=f"on-{agent}",
+            agent_id=agent,
+            presence="available",
+            previous_presence=None,
+            changed_at=T0,
+        )
+        out.append((online.NAME, online.to_record()))
+    for i in range(cases):
+        at = T0 + timedelta(seconds=i)
+        urgent = i % 10 == 0
+        triaged = CaseTriaged(
+            event_id=f"t-{i}",
+            occurred_at=at,
+            correlation_id=f"in-{i}-0",
+            subject_id=f"citizen-{i}",
+            case_id=f"case-{i}",
+            contact_id=f"contact-{i}",
+            area=AREAS[i % len(AREAS)],  # type: ignore[arg-type]
+            priority="urgent" if urgent else "normal",
+            urgency_flags=("violence_or_threat",) if urgent else (),
+            region=None,
+            eligible=True,
+            documents_present=(),
+            answers=(),
+            rules_version="bench",
+            rules_fired=(),
+        )
+        out.append((triaged.NAME, triaged.to_record()))
+        if i >= open_at_once:
+            j = i - open_at_once
+            closed = CaseClosed(
+                event_id=f"c-{j}",
+                occurred_at=at,
+                correlation_id=f"in-{j}-0",
+                case_id=f"case-{j}",
+                contact_id=f"contact-{j}",
+                reason="resolved",
+            )
+            out.append((closed.NAME, closed.to_record()))
     return out
