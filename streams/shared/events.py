@@ -131,6 +131,31 @@ class EventPublisher:
                 )
         return pending
 
+    async def broadcast(
+        self, name: str, record: Mapping[str, Any], partitions: Mapping[str, Sequence[int]]
+    ) -> None:
+        """Publish one event into every listed partition of each topic (same bytes, same id)
+        and wait for every acknowledgement: a fact every key of a keyed stream must see in
+        order with its own events, such as a change of SLA policy (as the timer does ticks)."""
+        value = self._codec.encode(name, record, self._keys)
+        route = self._route(name)
+        key = str(record.get(route.key_field) or name)
+        headers = cloudevent_headers(
+            name=name,
+            record=record,
+            source=self._source,
+            subject=key,
+            content_type=self._codec.content_type,
+        )
+        pending = [
+            await self._producer.send(
+                topic, value=value, key=key.encode(), partition=p, headers=headers
+            )
+            for topic, parts in partitions.items()
+            for p in parts
+        ]
+        await asyncio.gather(*pending)
+
     def _route(self, name: str) -> EventRoute:
         try:
             return self._routes[name]

@@ -23,7 +23,12 @@ dropped downstream as duplicates. Nothing accepted is lost; nothing is decided t
 differently.
 
 Restore, before the first batch of a newly assigned partition: read its changelog partition
-from the beginning to its end offset, keeping the last snapshot per key.
+from the beginning to its end offset, keeping the last snapshot per key (a tombstone
+deletes the key; the key CONTEXT_KEY holds the partition's context, for cores that keep one).
+
+An input the core refuses as bad (a `BadInput` it raises, such as an event keyed to the
+wrong contact) is dead-lettered with the reason like an undecodable record; the key's state
+stays as it was and the batch goes on.
 """
 
 from __future__ import annotations
@@ -51,8 +56,10 @@ from streams.shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 S = TypeVar("S")
+C = TypeVar("C")
 DEAD_LETTER_TOPIC = "acolhe.deadletter"
 MAX_IN_FLIGHT = 50_000  # outputs awaiting acks before a batch waits for them
+_HEAP_SLACK = 1024  # superseded alarms tolerated (beyond twice the live ones) before a rebuild
 
 
 class Core(Protocol[S]):
@@ -67,11 +74,35 @@ class Core(Protocol[S]):
 
     def initial(self, key: str) -> S: ...
 
-    def handle(self, state: S, event: Any) -> tuple[S, list[Any]]: ...
+    def handle(self, state: S, event: Any) -> tuple[S | None, list[Any]]:
+        """The key's new state (None: nothing left to keep, the key is deleted and a
+        tombstone written to the changelog) and the events to publish."""
+        ...
 
     def wakes_at(self, state: S) -> datetime | None:
         """When a tick must next visit this key; None: only its own events concern it."""
         ...
+
+
+class PartitionContext(Protocol[C]):
+    """What a core needs when it keeps a context shared by every key of a partition (the
+    SLA policy in force, say): events that change it (`changes_context`) reach every key of
+    the partition, in log order like everything else, and each key is handled with the
+    context as it stood at that point of the log."""
+
+    context_type: type[C]
+
+    def initial_context(self) -> C: ...
+
+    def changes_context(self, event: Any) -> bool: ...
+
+    def evolve_context(self, context: C, event: Any) -> C: ...
+
+    def handle_in(self, context: C, state: Any, event: Any) -> tuple[Any, list[Any]]: ...
+
+
+CONTEXT_KEY = "\x00context"
+"""The changelog key of a partition's context (no state key starts with a NUL)."""
 
 
 def reads_of(core: object) -> frozenset[str] | None:
@@ -138,14 +169,22 @@ class Processor(Generic[S]):
         # A state kept under one key (the router's) can outgrow Kafka's 1 MB default.
         self.max_snapshot_bytes = max_snapshot_bytes
         self.checkpoint_interval_s = checkpoint_interval_s
-        self._dirty: dict[tuple[int, str], S] = {}
+        self._dirty: dict[tuple[int, str], S | None] = {}
         # Outputs handed to the producer and not yet seen acknowledged.
         self._in_flight: list[asyncio.Future[Any]] = []
         self._uncommitted: dict[TopicPartition, int] = {}
         self._last_checkpoint = time.monotonic()
         self.states: dict[int, dict[str, S]] = {}
-        # Per partition, (when, key) a tick must visit; stale entries are skipped lazily.
+        # Per partition, (when, key) a tick must visit; superseded entries are skipped
+        # lazily, and the heap is rebuilt from `wakes` (each key's current alarm) when they
+        # outnumber the live ones, so a key busy for hours does not grow it without bound.
         self.alarms: dict[int, list[tuple[datetime, str]]] = {}
+        self.wakes: dict[int, dict[str, datetime]] = {}
+        self.contexts: dict[int, Any] = {}
+        self._dirty_contexts: set[int] = set()
+        self._context_core: PartitionContext[Any] | None = (
+            core if hasattr(core, "context_type") else None  # type: ignore[assignment]
+        )
         self.stats = Stats()
         self.source = f"/acolhe/{core.name}"
         self._source_bytes = self.source.encode()
@@ -207,7 +246,7 @@ class Processor(Generic[S]):
             return 0
         began = time.perf_counter()
         outputs: list[tuple[str, Mapping[str, Any]]] = []
-        changed: dict[tuple[int, str], S] = {}
+        changed: dict[tuple[int, str], S | None] = {}
         dead: list[tuple[str, Mapping[str, Any]]] = []
         offsets: dict[TopicPartition, int] = {}
         consumed = 0
@@ -224,7 +263,11 @@ class Processor(Generic[S]):
                 if isinstance(item, Rejected):
                     dead.append(("InputDeadLettered", self._dead_letter(item).to_record()))
                     continue
-                self._apply(item, states, tp.partition, changed, outputs)
+                try:
+                    self._apply(item, states, tp.partition, changed, outputs)
+                except BadInput as exc:
+                    rejected = Rejected(item.topic, item.partition, item.offset, None, None, exc)
+                    dead.append(("InputDeadLettered", self._dead_letter(rejected).to_record()))
         await self._publish(outputs + dead)
         self._dirty.update(changed)
         self._uncommitted.update(offsets)
@@ -263,39 +306,91 @@ class Processor(Generic[S]):
         item: Received,
         states: dict[str, S],
         partition: int,
-        changed: dict[tuple[int, str], S],
+        changed: dict[tuple[int, str], S | None],
         outputs: list[tuple[str, Mapping[str, Any]]],
     ) -> None:
-        event = EVENT_TYPES[item.event.name].from_record(item.event.record)
-        alarms = self.alarms.setdefault(partition, [])
-        if isinstance(event, ClockTicked):
-            keys: Sequence[str] = self._due(partition, states, event.tick_at)
-        else:
-            key = self.core.key_of(event)
-            keys = [key] if key is not None else []
-        for key in keys:
-            state = states.get(key)
-            if state is None:
-                state = self.core.initial(key)
-            state, produced = self.core.handle(state, event)
-            states[key] = state
-            changed[(partition, key)] = state
-            outputs.extend((out.NAME, out.to_record()) for out in produced)
-            wake = self.core.wakes_at(state)
-            if wake is not None:
-                heapq.heappush(alarms, (wake, key))
+        """Hand one event to the core for every key it concerns; collect states and outputs.
 
-    def _due(self, partition: int, states: Mapping[str, S], now: datetime) -> list[str]:
+        All or nothing per event: a BadInput raised by the core leaves every state as it was
+        (the states and outputs of the keys already handled are dropped with it)."""
+        event = EVENT_TYPES[item.event.name].from_record(item.event.record)
+        core, ctx_core = self.core, self._context_core
+        context = self._context(partition)
+        keys, new_context = self._keys_for(event, partition, states, context)
+        results: list[tuple[str, S | None, list[Any]]] = []
+        try:
+            for key in keys:
+                state = states.get(key)
+                if state is None:
+                    state = core.initial(key)
+                if ctx_core is not None:
+                    after, produced = ctx_core.handle_in(new_context, state, event)
+                else:
+                    after, produced = core.handle(state, event)
+                results.append((key, after, produced))
+        except BadInput:
+            if isinstance(event, ClockTicked):  # the due keys keep their alarms
+                for key in keys:
+                    self._keep(partition, states, key, states[key])
+            raise
+        if new_context is not context:
+            self.contexts[partition] = new_context
+            self._dirty_contexts.add(partition)
+        for key, after, produced in results:
+            changed[(partition, key)] = after
+            outputs.extend((out.NAME, out.to_record()) for out in produced)
+            self._keep(partition, states, key, after)
+
+    def _context(self, partition: int) -> Any:
+        if self._context_core is None:
+            return None
+        context = self.contexts.get(partition)
+        if context is None:
+            context = self.contexts[partition] = self._context_core.initial_context()
+        return context
+
+    def _keys_for(
+        self, event: Any, partition: int, states: Mapping[str, S], context: Any
+    ) -> tuple[Sequence[str], Any]:
+        """The keys an event concerns, and the partition's context after it."""
+        if isinstance(event, ClockTicked):
+            return self._due(partition, event.tick_at), context
+        ctx_core = self._context_core
+        if ctx_core is not None and ctx_core.changes_context(event):
+            # every key, in an order no hash decides
+            return sorted(states), ctx_core.evolve_context(context, event)
+        key = self.core.key_of(event)
+        return ([key] if key is not None else []), context
+
+    def _keep(self, partition: int, states: dict[str, S], key: str, after: S | None) -> None:
+        """Store a key's new state (or forget the key) and keep its alarm current."""
+        wakes = self.wakes.setdefault(partition, {})
+        alarms = self.alarms.setdefault(partition, [])
+        if after is None:
+            states.pop(key, None)
+            wakes.pop(key, None)
+            return
+        states[key] = after
+        wake = self.core.wakes_at(after)
+        if wake is None:
+            wakes.pop(key, None)
+        elif wakes.get(key) != wake:
+            wakes[key] = wake
+            heapq.heappush(alarms, (wake, key))
+        if len(alarms) > 2 * len(wakes) + _HEAP_SLACK:
+            alarms[:] = [(w, k) for k, w in wakes.items()]
+            heapq.heapify(alarms)
+
+    def _due(self, partition: int, now: datetime) -> list[str]:
         """The keys whose alarm has come by `now`, each once, in time then key order."""
         alarms = self.alarms.setdefault(partition, [])
+        wakes = self.wakes.setdefault(partition, {})
         due: list[str] = []
-        seen: set[str] = set()
         while alarms and alarms[0][0] <= now:
             at, key = heapq.heappop(alarms)
-            state = states.get(key)
-            if key in seen or state is None or self.core.wakes_at(state) != at:
-                continue  # superseded by a later event of the key
-            seen.add(key)
+            if wakes.get(key) != at:
+                continue  # superseded by a later event of the key, or the key is gone
+            del wakes[key]  # handled now; its next alarm is set again after the tick
             due.append(key)
         return due
 
@@ -335,16 +430,27 @@ class Processor(Generic[S]):
         pending = [
             await self._producer.send(
                 self.changelog_topic,
-                value=snapshots.dump(state),
+                value=None if state is None else snapshots.dump(state),
                 key=key.encode(),
                 partition=partition,
             )
             for (partition, key), state in self._dirty.items()
         ]
+        for partition in sorted(self._dirty_contexts):
+            if partition in self.contexts:
+                pending.append(
+                    await self._producer.send(
+                        self.changelog_topic,
+                        value=snapshots.dump(self.contexts[partition]),
+                        key=CONTEXT_KEY.encode(),
+                        partition=partition,
+                    )
+                )
         await asyncio.gather(*pending)
         if self._uncommitted:
             await self._consumer.commit(self._uncommitted)
         self._dirty.clear()
+        self._dirty_contexts.clear()
         self._uncommitted.clear()
         self._last_checkpoint = time.monotonic()
 
@@ -380,6 +486,8 @@ class Processor(Generic[S]):
         for tp in revoked:
             self.states.pop(tp.partition, None)
             self.alarms.pop(tp.partition, None)
+            self.wakes.pop(tp.partition, None)
+            self.contexts.pop(tp.partition, None)
 
     async def restore(self, assigned: Sequence[TopicPartition]) -> None:
         reader = make_consumer(
@@ -400,22 +508,34 @@ class Processor(Generic[S]):
             while remaining:
                 for p, messages in (await reader.getmany(*remaining, timeout_ms=500)).items():
                     for m in messages:
-                        restored[p.partition][m.key.decode()] = snapshots.load(
-                            self.core.state_type, m.value
-                        )
+                        self._restore_one(restored[p.partition], p.partition, m)
                     if await reader.position(p) >= ends[p]:
                         remaining.discard(p)
             self.states.update(restored)
             for partition, states in restored.items():
-                alarms = [(w, k) for k, st in states.items() if (w := self.core.wakes_at(st))]
+                wakes = {k: w for k, st in states.items() if (w := self.core.wakes_at(st))}
+                alarms = [(w, k) for k, w in wakes.items()]
                 heapq.heapify(alarms)
                 self.alarms[partition] = alarms
+                self.wakes[partition] = wakes
             log.info(
                 "state restored",
                 extra={"partitions": sorted(restored), "keys": sum(map(len, restored.values()))},
             )
         finally:
             await reader.stop()
+
+    def _restore_one(self, states: dict[str, S], partition: int, message: Any) -> None:
+        key = message.key.decode()
+        if key == CONTEXT_KEY:
+            if self._context_core is not None and message.value is not None:
+                self.contexts[partition] = snapshots.load(
+                    self._context_core.context_type, message.value
+                )
+        elif message.value is None:
+            states.pop(key, None)  # a tombstone: the key's state was deleted
+        else:
+            states[key] = snapshots.load(self.core.state_type, message.value)
 
     async def _input_partitions(self) -> int:
         from streams.shared.kafka import topic_partitions
