@@ -36,7 +36,8 @@ from typing import Final, TypeVar, get_args
 from schemas.events import HoldReason, Priority, SlaMetric, SlaPolicyChanged
 from streams.cases.policy import parse_duration
 from streams.shared.errors import BadInput
-from streams.sla.calendar import Calendar, default_calendars
+from streams.sla.calendar import Calendar
+from streams.sla.calendar_file import default_calendars
 
 DEFAULT_POLICY_PATH: Final = Path(__file__).with_name("policy.default.json")
 DEFAULT_QUEUE: Final = "*"

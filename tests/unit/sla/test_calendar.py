@@ -14,19 +14,21 @@ from hypothesis import strategies as st
 
 from streams.shared.errors import BadInput
 from streams.sla.calendar import (
-    DEFAULT_CALENDARS_PATH,
     Calendar,
     CalendarError,
     Hours,
     add_business,
     business_seconds,
-    default_calendars,
     easter,
     holidays,
     hours_on,
     is_open,
-    load_calendars,
     next_open,
+)
+from streams.sla.calendar_file import (
+    DEFAULT_CALENDARS_PATH,
+    default_calendars,
+    load_calendars,
     parse_calendar,
 )
 
