@@ -2,7 +2,7 @@
 broker, against a bare aiokafka consume-and-produce loop over the same records.
 
     .venv/bin/acolhe stack up
-    .venv/bin/python -m bench.bench_processing [--workload day|triage|routing|all]
+    .venv/bin/python -m bench.bench_processing [--workload day|triage|routing|sla|all]
         [--cases 1500] [--messages 60000] [--contacts 6000] [--routed 20000]
 
 Workloads (bench/workloads.py):
@@ -13,6 +13,8 @@ Workloads (bench/workloads.py):
   they come back to it.
 - `triage`: `--messages` messages from `--contacts` contacts, every one a triage answer
   (the bot's worst case); outputs go to a topic of their own.
+- `sla`: the SLA clocks (streams.sla) over the same day as `day`; their outputs go to
+  a topic of their own (acolhe.sla in production).
 - `routing`: the router on what `acolhe.routing` carries: the 40 agents of the default
   configuration coming online, then `--routed` triaged cases across the areas (a tenth
   urgent), each closed 150 cases later; its outputs (queued, decided, assigned) written
@@ -53,6 +55,7 @@ from streams.shared.kafka import (
 )
 from streams.shared.runtime import Processor
 from streams.shared.settings import Settings
+from streams.sla.processor import SlaCore
 
 OUTPUTS = (
     "CaseOpened",
@@ -101,6 +104,15 @@ class Workload:
 
 
 def workload_of(name: str, args: Any) -> Workload:
+    if name == "sla":
+        return Workload(
+            SlaCore(),
+            "contact_id",
+            ("SlaStarted", "SlaPaused", "SlaResumed", "SlaWarned", "SlaBreached", "SlaMet"),
+            workloads.office_day(args.cases),
+            f"the lives of {args.cases} cases, through the SLA clocks",
+            read_back=False,  # its outputs go to acolhe.sla, which it does not read
+        )
     if name == "routing":
         core = RoutingCore()
         return Workload(
@@ -177,7 +189,9 @@ async def run(settings: Settings, contract: Contract, name: str, args: Any) -> N
         )
         print(f"publish (codec + sealing + idempotent producer)  {publish_rate:>10,.0f} events/s")
         print(f"bare aiokafka consume+produce (ceiling)          {ceiling:>10,.0f} events/s")
-        label = "router" if name == "routing" else "conversation processor (cases + triage)"
+        label = {"routing": "router", "sla": "SLA clocks"}.get(
+            name, "conversation processor (cases + triage)"
+        )
         print(f"{label:<48} {rate:>10,.0f} events/s  ({rate / ceiling:.2f}x the ceiling)")
     finally:
         await delete_topics(settings.kafka, [src, copy, out])
@@ -203,7 +217,7 @@ async def main(args: Any) -> None:
     contract = await Contract.open(settings)
     try:
         print(f"# {os.cpu_count()} cores")
-        every = ("day", "triage", "routing")
+        every = ("day", "triage", "routing", "sla")
         chosen = every if args.workload == "all" else (args.workload,)
         for workload in chosen:
             await run(settings, contract, workload, args)
@@ -215,7 +229,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--workload", choices=("day", "triage", "routing", "all"), default="all")
+    parser.add_argument(
+        "--workload", choices=("day", "triage", "routing", "sla", "all"), default="all"
+    )
     parser.add_argument("--cases", type=int, default=1500, help="day: cases (~130 records each)")
     parser.add_argument("--messages", type=int, default=60_000, help="triage: messages")
     parser.add_argument("--contacts", type=int, default=6_000, help="triage: contacts")

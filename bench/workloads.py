@@ -98,7 +98,11 @@ def _life(case: int) -> Iterator[list[Event]]:
     for n in range(BOT_MESSAGES):
         yield _statuses(case, f"bot-{case}-{n}", at)
     at += timedelta(minutes=5)
-    envelope = {"occurred_at": at, "correlation_id": first.event_id, "causation_id": None}
+    envelope: dict[str, Any] = {
+        "occurred_at": at,
+        "correlation_id": first.event_id,
+        "causation_id": None,
+    }
     decision = derive_event_id(case_id, "bench.routing")
     queued = CaseQueued(
         event_id=f"q-{case}",
