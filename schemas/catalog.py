@@ -61,6 +61,10 @@ TOPICS: Final[dict[str, TopicInfo]] = {
     "acolhe.conversations": TopicInfo(12, _FOREVER),
     # The router's one ordered stream: what it decides on and what it decided.
     "acolhe.routing": TopicInfo(1, _FOREVER),
+    # What agents asked (every command, as given) and what was refused, with the reason.
+    "acolhe.commands": TopicInfo(
+        6, "forever: the record of what agents asked (personal fields crypto-shredded on erasure)"
+    ),
     "acolhe.sla": TopicInfo(12, _FOREVER),
     "acolhe.sla.config": TopicInfo(1, _FOREVER),
     "acolhe.clock": TopicInfo(1, "7 days: ticks matter only until the processors consumed them"),
@@ -86,6 +90,7 @@ class EventSpec:
 
 
 _CASE_READERS: Final = (PROJECTIONS, GATEWAY, ANALYSTS)
+_COMMANDS: Final = "acolhe.commands"
 _SLA_READERS: Final = (PROJECTIONS, ANALYSTS)
 
 
@@ -109,9 +114,10 @@ CATALOG: Final[tuple[EventSpec, ...]] = (
         "MessageSent",
         "acolhe.conversations",
         "contact_id",
-        (GATEWAY, TRIAGE, CASES),
+        (TRIAGE, CASES),
         (*CHANNEL_CONNECTORS, SLA, CASES, PROJECTIONS, ANALYSTS),
-        "The office sent a message to a contact (agent, bot or system); connectors deliver it.",
+        "The office sent a message to a contact (an agent's accepted SendReply, the bot or the "
+        "system); connectors deliver it.",
     ),
     EventSpec(
         "DeliveryStatusChanged",
@@ -222,7 +228,7 @@ CATALOG: Final[tuple[EventSpec, ...]] = (
         "AgentPresenceChanged",
         "acolhe.routing",
         "agent_id",
-        (GATEWAY,),
+        (GATEWAY, ROUTING),
         (ROUTING, PROJECTIONS, ANALYSTS),
         "An agent became available, away or offline.",
     ),
@@ -230,9 +236,79 @@ CATALOG: Final[tuple[EventSpec, ...]] = (
         "AgentCapacityChanged",
         "acolhe.routing",
         "agent_id",
-        (GATEWAY,),
+        (GATEWAY, ROUTING),
         (ROUTING, PROJECTIONS, ANALYSTS),
         "An agent's capacity (most cases held at once) changed.",
+    ),
+    # -- agents' commands (imperative: a processor accepts them into facts or refuses them) --
+    EventSpec(
+        "SendReply",
+        "acolhe.conversations",
+        "contact_id",
+        (GATEWAY,),
+        (CASES, ANALYSTS),
+        "An agent asks to reply to the citizen of a case they hold; the conversation processor "
+        "accepts it into MessageSent or refuses it (CommandRefused).",
+        copies=(_COMMANDS,),
+    ),
+    EventSpec(
+        "PutCaseOnHold",
+        "acolhe.conversations",
+        "contact_id",
+        (GATEWAY,),
+        (CASES, ANALYSTS),
+        "An agent asks to put a case they hold on hold; the conversation processor accepts it "
+        "into CasePutOnHold or refuses it (CommandRefused).",
+        copies=(_COMMANDS,),
+    ),
+    EventSpec(
+        "CloseCase",
+        "acolhe.conversations",
+        "contact_id",
+        (GATEWAY,),
+        (CASES, ANALYSTS),
+        "An agent asks to close a case they hold; the conversation processor accepts it into "
+        "CaseClosed or refuses it (CommandRefused).",
+        copies=(_COMMANDS,),
+    ),
+    EventSpec(
+        "TransferCase",
+        "acolhe.routing",
+        "case_id",
+        (GATEWAY,),
+        (ROUTING, ANALYSTS),
+        "An agent asks to move a case they hold to another queue or agent; the router accepts "
+        "it into CaseTransferred (then routes the case) or refuses it (CommandRefused).",
+        copies=(_COMMANDS,),
+    ),
+    EventSpec(
+        "ChangePresence",
+        "acolhe.routing",
+        "agent_id",
+        (GATEWAY,),
+        (ROUTING, ANALYSTS),
+        "An agent asks to become available, away or offline; the router accepts it into "
+        "AgentPresenceChanged or refuses it (CommandRefused).",
+        copies=(_COMMANDS,),
+    ),
+    EventSpec(
+        "ChangeCapacity",
+        "acolhe.routing",
+        "agent_id",
+        (GATEWAY,),
+        (ROUTING, ANALYSTS),
+        "An agent asks to change their capacity; the router accepts it into "
+        "AgentCapacityChanged or refuses it (CommandRefused).",
+        copies=(_COMMANDS,),
+    ),
+    EventSpec(
+        "CommandRefused",
+        _COMMANDS,
+        "agent_id",
+        (CASES, ROUTING),
+        (GATEWAY, PROJECTIONS, ANALYSTS),
+        "A processor refused an agent's command, with the reason (not your case, case closed, "
+        "over capacity...); the command changed nothing.",
     ),
     # -- SLA -----------------------------------------------------------------------------
     _sla("SlaStarted", "An SLA clock started for a case."),

@@ -29,6 +29,7 @@ MessageKind = Literal["text", "image", "audio", "video", "document", "sticker", 
 Presence = Literal["available", "away", "offline", "unknown"]
 Priority = Literal["urgent", "high", "normal", "low", "unknown"]
 QueueReason = Literal["triaged", "released", "transferred", "escalated", "reopened", "unknown"]
+RefusalReason = Literal["not_your_case", "case_closed", "no_such_case", "unknown_queue", "over_capacity", "agent_offline", "invalid", "unknown"]
 ReleaseReason = Literal["agent_request", "agent_offline", "capacity_reduced", "supervisor", "unknown"]
 ResumeReason = Literal["citizen_replied", "agent", "hold_expired", "unknown"]
 RoutingRule = Literal["load_balancing", "longest_idle", "round_robin", "manual", "sticky", "escalation", "unknown"]
@@ -717,6 +718,70 @@ class CaseTriaged:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ChangeCapacity:
+    NAME: ClassVar[str] = "ChangeCapacity"
+    event_id: str
+    occurred_at: datetime
+    correlation_id: str
+    causation_id: str | None = None
+    agent_id: str
+    capacity: int
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "occurred_at": self.occurred_at,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "agent_id": self.agent_id,
+            "capacity": self.capacity,
+        }
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> ChangeCapacity:
+        return cls(
+            event_id=r["event_id"],
+            occurred_at=r["occurred_at"],
+            correlation_id=r["correlation_id"],
+            causation_id=r.get("causation_id", None),
+            agent_id=r["agent_id"],
+            capacity=r["capacity"],
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ChangePresence:
+    NAME: ClassVar[str] = "ChangePresence"
+    event_id: str
+    occurred_at: datetime
+    correlation_id: str
+    causation_id: str | None = None
+    agent_id: str
+    presence: Presence
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "occurred_at": self.occurred_at,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "agent_id": self.agent_id,
+            "presence": self.presence,
+        }
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> ChangePresence:
+        return cls(
+            event_id=r["event_id"],
+            occurred_at=r["occurred_at"],
+            correlation_id=r["correlation_id"],
+            causation_id=r.get("causation_id", None),
+            agent_id=r["agent_id"],
+            presence=r["presence"],
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ClockTicked:
     NAME: ClassVar[str] = "ClockTicked"
     event_id: str
@@ -751,6 +816,94 @@ class ClockTicked:
             sequence=r["sequence"],
             tick_at=r["tick_at"],
             interval_ms=r["interval_ms"],
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CloseCase:
+    NAME: ClassVar[str] = "CloseCase"
+    event_id: str
+    occurred_at: datetime
+    correlation_id: str
+    causation_id: str | None = None
+    case_id: str
+    contact_id: str
+    agent_id: str
+    reason: CloseReason
+    duplicate_of_case_id: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "occurred_at": self.occurred_at,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "case_id": self.case_id,
+            "contact_id": self.contact_id,
+            "agent_id": self.agent_id,
+            "reason": self.reason,
+            "duplicate_of_case_id": self.duplicate_of_case_id,
+        }
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> CloseCase:
+        return cls(
+            event_id=r["event_id"],
+            occurred_at=r["occurred_at"],
+            correlation_id=r["correlation_id"],
+            causation_id=r.get("causation_id", None),
+            case_id=r["case_id"],
+            contact_id=r["contact_id"],
+            agent_id=r["agent_id"],
+            reason=r["reason"],
+            duplicate_of_case_id=r.get("duplicate_of_case_id", None),
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CommandRefused:
+    NAME: ClassVar[str] = "CommandRefused"
+    event_id: str
+    occurred_at: datetime
+    correlation_id: str
+    causation_id: str | None = None
+    command_id: str
+    command: str
+    agent_id: str
+    case_id: str | None = None
+    contact_id: str | None = None
+    reason: RefusalReason
+    detail: str
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "occurred_at": self.occurred_at,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "command_id": self.command_id,
+            "command": self.command,
+            "agent_id": self.agent_id,
+            "case_id": self.case_id,
+            "contact_id": self.contact_id,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> CommandRefused:
+        return cls(
+            event_id=r["event_id"],
+            occurred_at=r["occurred_at"],
+            correlation_id=r["correlation_id"],
+            causation_id=r.get("causation_id", None),
+            command_id=r["command_id"],
+            command=r["command"],
+            agent_id=r["agent_id"],
+            case_id=r.get("case_id", None),
+            contact_id=r.get("contact_id", None),
+            reason=r["reason"],
+            detail=r["detail"],
         )
 
 
@@ -1319,6 +1472,44 @@ class MessageSent:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class PutCaseOnHold:
+    NAME: ClassVar[str] = "PutCaseOnHold"
+    event_id: str
+    occurred_at: datetime
+    correlation_id: str
+    causation_id: str | None = None
+    case_id: str
+    contact_id: str
+    agent_id: str
+    reason: HoldReason
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "occurred_at": self.occurred_at,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "case_id": self.case_id,
+            "contact_id": self.contact_id,
+            "agent_id": self.agent_id,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> PutCaseOnHold:
+        return cls(
+            event_id=r["event_id"],
+            occurred_at=r["occurred_at"],
+            correlation_id=r["correlation_id"],
+            causation_id=r.get("causation_id", None),
+            case_id=r["case_id"],
+            contact_id=r["contact_id"],
+            agent_id=r["agent_id"],
+            reason=r["reason"],
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class RoutingCandidate:
     agent_id: str
     eligible: bool
@@ -1408,6 +1599,50 @@ class RoutingDecided:
             chosen_agent_id=r.get("chosen_agent_id", None),
             reason=r["reason"],
             contact_id=r.get("contact_id", None),
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SendReply:
+    NAME: ClassVar[str] = "SendReply"
+    event_id: str
+    occurred_at: datetime
+    correlation_id: str
+    causation_id: str | None = None
+    subject_id: str
+    case_id: str
+    contact_id: str
+    agent_id: str
+    text: str | Erased | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "occurred_at": self.occurred_at,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "subject_id": self.subject_id,
+            "case_id": self.case_id,
+            "contact_id": self.contact_id,
+            "agent_id": self.agent_id,
+            "text": self.text,
+            "attachments": [x.to_record() for x in self.attachments],
+        }
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> SendReply:
+        return cls(
+            event_id=r["event_id"],
+            occurred_at=r["occurred_at"],
+            correlation_id=r["correlation_id"],
+            causation_id=r.get("causation_id", None),
+            subject_id=r["subject_id"],
+            case_id=r["case_id"],
+            contact_id=r["contact_id"],
+            agent_id=r["agent_id"],
+            text=r.get("text", None),
+            attachments=tuple(Attachment.from_record(x) for x in r.get("attachments", ())),
         )
 
 
@@ -1855,7 +2090,54 @@ class SlaWarned:
         )
 
 
-Event = AgentCapacityChanged | AgentPresenceChanged | CalendarChanged | CaseAssigned | CaseClosed | CaseOpened | CasePutOnHold | CaseQueued | CaseReleased | CaseReopened | CaseResumed | CaseTransferred | CaseTriaged | ClockTicked | ContactsLinked | ContactsUnlinked | DeliveryStatusChanged | ErasureCompleted | ErasureRequested | InputDeadLettered | MessageReceived | MessageSent | RoutingDecided | SlaBreached | SlaMet | SlaPaused | SlaPolicyChanged | SlaResumed | SlaStarted | SlaWarned
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TransferCase:
+    NAME: ClassVar[str] = "TransferCase"
+    event_id: str
+    occurred_at: datetime
+    correlation_id: str
+    causation_id: str | None = None
+    subject_id: str
+    case_id: str
+    contact_id: str
+    agent_id: str
+    to_queue_id: str
+    to_agent_id: str | None = None
+    note: str | Erased | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "occurred_at": self.occurred_at,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "subject_id": self.subject_id,
+            "case_id": self.case_id,
+            "contact_id": self.contact_id,
+            "agent_id": self.agent_id,
+            "to_queue_id": self.to_queue_id,
+            "to_agent_id": self.to_agent_id,
+            "note": self.note,
+        }
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> TransferCase:
+        return cls(
+            event_id=r["event_id"],
+            occurred_at=r["occurred_at"],
+            correlation_id=r["correlation_id"],
+            causation_id=r.get("causation_id", None),
+            subject_id=r["subject_id"],
+            case_id=r["case_id"],
+            contact_id=r["contact_id"],
+            agent_id=r["agent_id"],
+            to_queue_id=r["to_queue_id"],
+            to_agent_id=r.get("to_agent_id", None),
+            note=r.get("note", None),
+        )
+
+
+Event = AgentCapacityChanged | AgentPresenceChanged | CalendarChanged | CaseAssigned | CaseClosed | CaseOpened | CasePutOnHold | CaseQueued | CaseReleased | CaseReopened | CaseResumed | CaseTransferred | CaseTriaged | ChangeCapacity | ChangePresence | ClockTicked | CloseCase | CommandRefused | ContactsLinked | ContactsUnlinked | DeliveryStatusChanged | ErasureCompleted | ErasureRequested | InputDeadLettered | MessageReceived | MessageSent | PutCaseOnHold | RoutingDecided | SendReply | SlaBreached | SlaMet | SlaPaused | SlaPolicyChanged | SlaResumed | SlaStarted | SlaWarned | TransferCase
 
 EVENT_TYPES: dict[str, Any] = {
     "AgentCapacityChanged": AgentCapacityChanged,
@@ -1871,7 +2153,11 @@ EVENT_TYPES: dict[str, Any] = {
     "CaseResumed": CaseResumed,
     "CaseTransferred": CaseTransferred,
     "CaseTriaged": CaseTriaged,
+    "ChangeCapacity": ChangeCapacity,
+    "ChangePresence": ChangePresence,
     "ClockTicked": ClockTicked,
+    "CloseCase": CloseCase,
+    "CommandRefused": CommandRefused,
     "ContactsLinked": ContactsLinked,
     "ContactsUnlinked": ContactsUnlinked,
     "DeliveryStatusChanged": DeliveryStatusChanged,
@@ -1880,7 +2166,9 @@ EVENT_TYPES: dict[str, Any] = {
     "InputDeadLettered": InputDeadLettered,
     "MessageReceived": MessageReceived,
     "MessageSent": MessageSent,
+    "PutCaseOnHold": PutCaseOnHold,
     "RoutingDecided": RoutingDecided,
+    "SendReply": SendReply,
     "SlaBreached": SlaBreached,
     "SlaMet": SlaMet,
     "SlaPaused": SlaPaused,
@@ -1888,4 +2176,5 @@ EVENT_TYPES: dict[str, Any] = {
     "SlaResumed": SlaResumed,
     "SlaStarted": SlaStarted,
     "SlaWarned": SlaWarned,
+    "TransferCase": TransferCase,
 }

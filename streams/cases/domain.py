@@ -5,8 +5,10 @@
   a reply (`CaseResumed`); a message within the reopening window of a case closed for a
   reopenable reason reopens it (`CaseReopened`); later, or otherwise, it opens a new case.
   A redelivered message decides nothing.
-- Case facts written by others (triage, routing, agents' commands) and agents' messages only
-  move the state (see `state.evolve`): `decide` returns nothing for them.
+- Case facts written by others (triage, routing) and agents' messages only move the state
+  (see `state.evolve`): `decide` returns nothing for them.
+- Agents' commands (reply, put on hold, close) are accepted into their fact or refused with
+  the reason, once each (see `commands`).
 - A clock tick fires the steps of the inactivity ladder that came due since the last tick
   evaluated, in ladder order: reminders (`MessageSent` by the bot), the hold (`CasePutOnHold`,
   reason inactivity), the close (`CaseClosed`, reason auto_closed_inactivity), each hold or
@@ -38,15 +40,18 @@ from schemas.events import (
     CaseReopened,
     CaseResumed,
     ClockTicked,
+    CommandRefused,
     MessageReceived,
     MessageSent,
     SenderKind,
 )
 from schemas.personal import Erased
+from streams.cases.commands import decide_command
 from streams.cases.policy import InactivityStep, LifecyclePolicy
 from streams.cases.state import (
     PROCESSOR,
     CaseView,
+    Command,
     ContactState,
     Input,
     MisroutedEvent,
@@ -61,17 +66,22 @@ WHATSAPP_SERVICE_WINDOW: Final = timedelta(hours=24)
 """Meta's rule: free-form messages only within 24 hours of the citizen's last message."""
 
 
-def decide(state: ContactState, event: Input, policy: LifecyclePolicy) -> list[Output]:
-    """The events that follow from `event` given `state`; [] for facts written by others."""
+def decide(
+    state: ContactState, event: Input | CommandRefused, policy: LifecyclePolicy
+) -> list[Output]:
+    """The events that follow from `event` given `state`; [] for facts written by others
+    (and for this processor's own refusals, should one come back)."""
     if isinstance(event, MessageReceived):
         return _on_message(state, event, policy)
     if isinstance(event, ClockTicked):
         return _on_tick(state, event, policy)
+    if isinstance(event, Command):
+        return decide_command(state, event, policy)
     return []
 
 
 def handle(
-    state: ContactState, event: Input, policy: LifecyclePolicy
+    state: ContactState, event: Input | CommandRefused, policy: LifecyclePolicy
 ) -> tuple[ContactState, list[Output]]:
     """Decide, then evolve over the event and each output: the state to store and the events
     to publish (with the input's offset, in one transaction)."""

@@ -11,12 +11,13 @@ among the forgotten ones. A message in the window, or not newer than the waterma
 redelivery. A provider retries the same message with the same provider time, so a retry that
 arrives after 64 newer messages of the same contact is still recognised; the price is that a
 genuinely new message stamped older than 64 of its successors (an email whose sender's clock
-is days behind) joins nothing. Case facts and outbound messages are remembered the same way
-(`FACT_WINDOW` ids, for redeliveries after a crash and for this processor's own events coming
-back from the log); evolving most of them twice is harmless anyway, and a late copy of a
-`CaseOpened` is recognised by the contact's last `CASE_MEMORY` case ids, a late `CaseReopened` by
-the closing it names. Clock ticks need no memory: a tick only advances `checked_until`, which
-never moves back.
+is days behind) joins nothing. Case facts, outbound messages and agents' commands are
+remembered the same way (`FACT_WINDOW` ids, for redeliveries after a crash and for this
+processor's own events coming back from the log; a command is remembered once decided, so a
+redelivery decides nothing); evolving most facts twice is harmless anyway, and a late copy of
+a `CaseOpened` is recognised by the contact's last `CASE_MEMORY` case ids, a late
+`CaseReopened` by the closing it names. Clock ticks need no memory: a tick only advances
+`checked_until`, which never moves back.
 
 Must not import Kafka, faust, Postgres, logging or a clock: time comes in the events.
 """
@@ -41,10 +42,14 @@ from schemas.events import (
     CaseTriaged,
     Channel,
     ClockTicked,
+    CloseCase,
     CloseReason,
+    CommandRefused,
     HoldReason,
     MessageReceived,
     MessageSent,
+    PutCaseOnHold,
+    SendReply,
 )
 from schemas.personal import Erased
 from streams.shared.errors import BadInput
@@ -69,9 +74,19 @@ CaseFact = (
     | CaseResumed
     | CaseClosed
 )
-Input = MessageReceived | MessageSent | ClockTicked | CaseFact
+Command = SendReply | PutCaseOnHold | CloseCase
+"""Agents' commands the lifecycle decides (streams.cases.commands)."""
+Input = MessageReceived | MessageSent | ClockTicked | CaseFact | Command
 """Every event the lifecycle reads."""
-Output = CaseOpened | CaseReopened | CaseResumed | CasePutOnHold | CaseClosed | MessageSent
+Output = (
+    CaseOpened
+    | CaseReopened
+    | CaseResumed
+    | CasePutOnHold
+    | CaseClosed
+    | MessageSent
+    | CommandRefused
+)
 """Every event the lifecycle writes."""
 
 
@@ -166,23 +181,31 @@ def ladder_for(case: CaseView) -> str | None:
     return case.status
 
 
-def evolve(state: ContactState, event: Input) -> ContactState:
+def evolve(state: ContactState, event: Input | CommandRefused) -> ContactState:
     """The state after `event`. Events for another case of this contact change nothing."""
     if isinstance(event, ClockTicked):
         return _on_tick(state, event)
     if isinstance(event, MessageReceived):
         return _on_message_received(state, event)
-    if isinstance(event, MessageSent | CaseOpened) and event.contact_id != state.contact_id:
+    if isinstance(event, MessageSent | CaseOpened | Command) and (
+        event.contact_id != state.contact_id
+    ):
         raise MisroutedEvent(
             f"{event.NAME} {event.event_id} is for contact {event.contact_id}, "
             f"not {state.contact_id}: key it by contact_id"
         )
-    if event.event_id in state.seen_facts:
-        return state
+    if isinstance(event, CommandRefused) or event.event_id in state.seen_facts:
+        return state  # a refusal changes nothing; a fact or command seen before neither
+    if isinstance(event, Command):
+        return _remember(state, event.event_id)  # decided once: a redelivery decides nothing
     after = _on_fact(state, event)
     if after == state:
         return state  # no effect: nothing to remember
-    return replace(after, seen_facts=(*after.seen_facts, event.event_id)[-FACT_WINDOW:])
+    return _remember(after, event.event_id)
+
+
+def _remember(state: ContactState, event_id: str) -> ContactState:
+    return replace(state, seen_facts=(*state.seen_facts, event_id)[-FACT_WINDOW:])
 
 
 def _on_tick(state: ContactState, tick: ClockTicked) -> ContactState:

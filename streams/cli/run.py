@@ -1,8 +1,9 @@
 """`acolhe run conversation | router | timer`: one processor as a long-running service.
 
-Topics come from the catalog (`acolhe.conversations`, `acolhe.routing`), declared if
-missing. SIGTERM or SIGINT stops the service cleanly: the processor checkpoints its state
-and offsets before it exits.
+Topics come from the catalog (`acolhe.conversations`, `acolhe.routing`, and
+`acolhe.commands` where both processors write their refusals), declared if missing.
+SIGTERM or SIGINT stops the service cleanly: the processor checkpoints its state and
+offsets before it exits.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from streams.shared.settings import Settings
 
 CONVERSATIONS = "acolhe.conversations"
 ROUTING = "acolhe.routing"
+COMMANDS = "acolhe.commands"
 SERVICES = ("conversation", "router", "timer")
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ async def _serve(settings: Settings, service: str, tick: timedelta) -> None:
 
     await ensure_topics(
         settings.kafka,
-        [TopicSpec(t, partitions=TOPICS[t].partitions) for t in (CONVERSATIONS, ROUTING)],
+        [TopicSpec(t, partitions=TOPICS[t].partitions) for t in (CONVERSATIONS, ROUTING, COMMANDS)],
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

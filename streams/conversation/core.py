@@ -6,6 +6,8 @@ Steps of `handle`, in order:
    opened (a fresh dialogue), then the input itself, then a close;
 3. the lifecycle evolves over the bot's outputs (a triaged case leaves triage);
 4. the outputs are the lifecycle's then the bot's, in that order.
+Agents' commands (reply, hold, close) are the lifecycle's alone: the bot never sees them, only
+a close they are accepted into (which ends a dialogue still under way).
 
 Must not import Kafka, faust, Postgres, logging or a clock: time comes in the events.
 """

@@ -1,13 +1,16 @@
 """Routing as a pure function: `decide` what follows a fact, `evolve` the state, `handle` both.
 
 The router reads ONE ordered stream (a single partition): triaged, reopened, closed,
-released and transferred cases, agents' presence and capacity, and clock ticks. Taking
-one fact at a time is what keeps capacity from being double-booked and every decision
-reproducible. Steps of `handle`, in order:
+released and transferred cases, agents' presence and capacity, agents' commands (transfer,
+presence, capacity: see `commands`), and clock ticks. Taking one fact at a time is what
+keeps capacity from being double-booked and every decision reproducible. Steps of `handle`,
+in order:
 
 1. drop a fact whose event_id was already processed (redelivery): no outputs;
 2. evolve the state with the fact itself (an agent comes online, a case is freed...);
-3. react: queue the case the fact concerns (`CaseQueued`), then route waiting cases in
+3. react: a command is accepted into its fact (the first output, then reacted to as that
+   fact read from the log would be) or refused (`CommandRefused`, its only output); queue
+   the case the fact concerns (`CaseQueued`), then route waiting cases in
    queue order (priority, then longest waiting), each decision a `RoutingDecided` with the
    candidates weighed and, when an agent was chosen, a `CaseAssigned`; a clock tick moves
    cases whose escalation step timed out, or whose step has nobody available, to the next;
@@ -33,10 +36,14 @@ from schemas.events import (
     CaseReopened,
     CaseTransferred,
     CaseTriaged,
+    ChangeCapacity,
+    ChangePresence,
     ClockTicked,
     QueueReason,
     RoutingRule,
+    TransferCase,
 )
+from streams.routing import commands
 from streams.routing.claims import ClaimRefused, claim
 from streams.routing.config import Queue, RoutingConfig
 from streams.routing.outputs import Run, write_decision, write_queued
@@ -131,6 +138,10 @@ def _react(run: Run, before: RouterState, event: RouterInput) -> None:
             _route_waiting(run, {})
         case ClockTicked():
             _escalate(run)
+        case TransferCase() | ChangePresence() | ChangeCapacity():
+            fact = commands.accept(run, event)
+            if fact is not None:  # then exactly what the same fact from the log would do
+                _react(run, before, fact)
 
 
 def _on_triaged(run: Run, event: CaseTriaged) -> None:

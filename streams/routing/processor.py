@@ -18,6 +18,9 @@ from schemas.events import (
     CaseReopened,
     CaseTransferred,
     CaseTriaged,
+    ChangeCapacity,
+    ChangePresence,
+    TransferCase,
 )
 from streams.routing import domain
 from streams.routing.config import RoutingConfig, load_config
@@ -35,6 +38,9 @@ _INPUTS = (
     CaseTransferred,
     AgentPresenceChanged,
     AgentCapacityChanged,
+    TransferCase,
+    ChangePresence,
+    ChangeCapacity,
 )
 
 

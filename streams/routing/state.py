@@ -32,14 +32,20 @@ from schemas.events import (
     CaseReopened,
     CaseTransferred,
     CaseTriaged,
+    ChangeCapacity,
+    ChangePresence,
     ClockTicked,
+    CommandRefused,
     Presence,
     Priority,
     RoutingDecided,
+    TransferCase,
 )
 from streams.shared.frozen import replace
 from streams.shared.recent import RecentIds
 
+RouterCommand = TransferCase | ChangePresence | ChangeCapacity
+"""Agents' commands the router decides (streams.routing.commands)."""
 RouterInput = (
     CaseTriaged
     | CaseReopened
@@ -49,8 +55,17 @@ RouterInput = (
     | AgentPresenceChanged
     | AgentCapacityChanged
     | ClockTicked
+    | RouterCommand
 )
-RouterOutput = CaseQueued | RoutingDecided | CaseAssigned
+RouterOutput = (
+    CaseQueued
+    | RoutingDecided
+    | CaseAssigned
+    | CaseTransferred
+    | AgentPresenceChanged
+    | AgentCapacityChanged
+    | CommandRefused
+)
 RouterEvent = RouterInput | RouterOutput
 
 PROCESSED_IDS_KEPT = 20_000  # redeliveries come soon after the original; older ids are forgotten
@@ -168,8 +183,10 @@ def _apply(state: RouterState, event: RouterEvent) -> RouterState:  # noqa: PLR0
             return _reopened(state, event.case_id)
         case AgentPresenceChanged() | AgentCapacityChanged():
             return _agent_changed(state, event)
-        case ClockTicked():
+        case ClockTicked() | CommandRefused():
             return state
+        case TransferCase() | ChangePresence() | ChangeCapacity():
+            return state  # a command changes state only through the fact it is accepted into
 
 
 def _agent_changed(

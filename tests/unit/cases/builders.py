@@ -17,10 +17,13 @@ from schemas.events import (
     CaseTriaged,
     Channel,
     ClockTicked,
+    CloseCase,
     CloseReason,
     HoldReason,
     MessageReceived,
     MessageSent,
+    PutCaseOnHold,
+    SendReply,
 )
 from streams.cases.domain import handle
 from streams.cases.policy import LifecyclePolicy, parse_policy
@@ -229,6 +232,68 @@ def closed_by_agent(case_id: str, when: datetime, reason: CloseReason) -> CaseCl
         case_id=case_id,
         reason=reason,
         closed_by_agent_id="agent-ana",
+    )
+
+
+# -- agents' commands, as the gateway writes them ---------------------------------------------
+
+
+def _command_id(kind: str, case_id: str, agent_id: str, when: datetime) -> str:
+    return derive_event_id("gateway", kind, case_id, agent_id, when.isoformat())
+
+
+def send_reply(
+    case_id: str,
+    when: datetime,
+    *,
+    agent_id: str = "agent-ana",
+    text: str | None = "Bom dia! Pode me enviar uma foto do seu RG?",
+    contact: str = CONTACT,
+) -> SendReply:
+    event_id = _command_id("reply", case_id, agent_id, when)
+    return SendReply(
+        event_id=event_id,
+        occurred_at=when,
+        correlation_id=case_id,
+        subject_id=CITIZEN,
+        case_id=case_id,
+        contact_id=contact,
+        agent_id=agent_id,
+        text=text,
+    )
+
+
+def ask_hold(
+    case_id: str, when: datetime, reason: HoldReason, *, agent_id: str = "agent-ana"
+) -> PutCaseOnHold:
+    return PutCaseOnHold(
+        event_id=_command_id(f"hold-{reason}", case_id, agent_id, when),
+        occurred_at=when,
+        correlation_id=case_id,
+        case_id=case_id,
+        contact_id=CONTACT,
+        agent_id=agent_id,
+        reason=reason,
+    )
+
+
+def ask_close(
+    case_id: str,
+    when: datetime,
+    reason: CloseReason = "resolved",
+    *,
+    agent_id: str = "agent-ana",
+    duplicate_of: str | None = None,
+) -> CloseCase:
+    return CloseCase(
+        event_id=_command_id(f"close-{reason}", case_id, agent_id, when),
+        occurred_at=when,
+        correlation_id=case_id,
+        case_id=case_id,
+        contact_id=CONTACT,
+        agent_id=agent_id,
+        reason=reason,
+        duplicate_of_case_id=duplicate_of,
     )
 
 

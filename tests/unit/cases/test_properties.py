@@ -1,4 +1,5 @@
-"""Invariants of the lifecycle over any interleaving of messages, ticks and case facts."""
+"""Invariants of the lifecycle over any interleaving of messages, ticks, case facts and agents'
+commands (some of them redelivered)."""
 
 from __future__ import annotations
 
@@ -16,16 +17,26 @@ from schemas.events import (
     CaseReopened,
     ClockTicked,
     CloseReason,
+    CommandRefused,
     HoldReason,
     MessageReceived,
     MessageSent,
 )
 from streams.cases.domain import decide, handle
-from streams.cases.state import ContactState, Input, Output, evolve, reminder_message_id
+from streams.cases.state import (
+    Command,
+    ContactState,
+    Input,
+    Output,
+    evolve,
+    reminder_message_id,
+)
 
 from . import builders as b
 
 FACTS = ("triaged", "queued", "assigned", "released", "transferred", "hold", "resume", "close")
+COMMANDS = ("reply", "ask_hold", "ask_close")
+RECENT = 5  # a command is redelivered within this many inputs: well inside the fact window
 HOLD_REASONS: tuple[HoldReason, ...] = ("documents_pending", "external", "waiting_on_citizen")
 CLOSE_REASONS: tuple[CloseReason, ...] = ("resolved", "ineligible", "withdrawn")
 
@@ -36,9 +47,15 @@ step = st.one_of(
     st.tuples(st.just("tick"), minutes, st.none(), st.just(0)),
     st.tuples(st.just("agent"), minutes, st.none(), lag),
     st.tuples(st.sampled_from(FACTS), minutes, st.integers(0, 2), lag),
+    # an agent's command: from whoever holds the case (None), or from agent-0..2
+    st.tuples(st.sampled_from(COMMANDS), minutes, st.none() | st.integers(0, 2), st.just(0)),
+    st.tuples(st.just("again"), minutes, st.integers(0, 50), st.just(0)),
 )
 Step = tuple[str, int, int | None, int]
 steps = st.lists(step, max_size=40)
+# a case opened and assigned to agent-0 first, so that many commands come from its holder
+assigned_first: list[Step] = [("message", 0, None, 0), ("assigned", 5, 0, 0)]
+steps_after_assignment = st.lists(step, max_size=40).map(lambda rest: [*assigned_first, *rest])
 
 
 @dataclass
@@ -58,7 +75,9 @@ def run(plan: Sequence[Step]) -> Run:
     messages: list[MessageReceived] = []
     for kind, advance, arg, late in plan:
         now += timedelta(minutes=advance)
-        event = _event(kind, arg, now - timedelta(minutes=late), result.final, messages)
+        event = _event(
+            kind, arg, now - timedelta(minutes=late), result.final, messages, result.inputs
+        )
         if event is None:
             continue
         if isinstance(event, MessageReceived) and event not in messages:
@@ -76,6 +95,7 @@ def _event(
     now: datetime,
     state: ContactState,
     messages: list[MessageReceived],
+    inputs: list[Input],
 ) -> Input | None:
     if kind == "message":
         if arg is not None and messages:  # a provider redelivery, possibly much later
@@ -83,6 +103,8 @@ def _event(
         return b.received(len(messages), now)
     if kind == "tick":
         return b.tick(now)
+    if kind in COMMANDS or kind == "again":
+        return _command(kind, arg, now, state, inputs)
     case = state.case
     if case is None:
         return None
@@ -98,6 +120,45 @@ def _event(
         "close": b.closed_by_agent(case.case_id, now, CLOSE_REASONS[(arg or 0) % 3]),
     }
     return facts[kind]
+
+
+def _command(
+    kind: str, arg: int | None, now: datetime, state: ContactState, inputs: list[Input]
+) -> Input | None:
+    """An agent's command on the contact's case (or on a case it never had), from its holder
+    (arg None) or agent-<arg>; or a recent command again, as the gateway would retry it."""
+    if kind == "again":
+        recent = [e for e in inputs[-RECENT:] if isinstance(e, Command)]
+        return recent[(arg or 0) % len(recent)] if recent else None
+    case = state.case
+    case_id = case.case_id if case else "case-never-opened"
+    holder = case.agent_id if case else None
+    agent = f"agent-{arg}" if arg is not None else holder or "agent-0"
+    n = arg or int(now.timestamp()) // 60
+    if kind == "reply":
+        return b.send_reply(case_id, now, agent_id=agent)
+    if kind == "ask_hold":
+        return b.ask_hold(case_id, now, HOLD_REASONS[n % 3], agent_id=agent)
+    return b.ask_close(case_id, now, CLOSE_REASONS[n % 3], agent_id=agent)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(steps, steps_after_assignment))
+def test_a_command_is_answered_once_and_a_redelivery_adds_no_second_fact(plan: list[Step]) -> None:
+    result = run(plan)
+    answered: set[str] = set()
+
+    for event, out in zip(result.inputs, result.outputs, strict=True):
+        if not isinstance(event, Command):
+            continue
+        if event.event_id in answered:
+            assert out == [], f"{event.NAME} {event.event_id} redelivered and decided again"
+            continue
+        answered.add(event.event_id)
+        assert len(out) == 1
+        assert out[0].causation_id == event.event_id
+        if isinstance(out[0], CommandRefused):
+            assert out[0].command_id == event.event_id
 
 
 @settings(max_examples=300, deadline=None)

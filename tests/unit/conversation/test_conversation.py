@@ -10,11 +10,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.envelope import derive_event_id
-from schemas.events import CaseClosed, CaseOpened, CaseTriaged, ClockTicked, MessageSent
+from schemas.events import (
+    CaseAssigned,
+    CaseClosed,
+    CaseOpened,
+    CaseTriaged,
+    ClockTicked,
+    CloseCase,
+    MessageSent,
+    SendReply,
+)
 from streams.cases.policy import default_policy
 from streams.conversation.core import ConversationState, handle, initial, wakes_at
+from streams.conversation.processor import ConversationCore
 from streams.triage.flow import load_flow
-from tests.unit.triage.conversation import GOOD_ANSWERS, T0, Citizen
+from tests.unit.triage.conversation import CITIZEN, GOOD_ANSWERS, T0, Citizen
 
 POLICY = default_policy()
 FLOW = load_flow()
@@ -154,3 +164,82 @@ def test_its_own_events_read_back_from_the_stream_change_nothing() -> None:
 
     assert echoed == []
     assert again == state
+
+
+# -- agents' commands: the lifecycle's alone -------------------------------------------------
+
+
+def assigned_during_triage() -> tuple[ConversationState, str]:
+    """The bot is still asking when an agent takes the case (by hand, say)."""
+    citizen = Citizen()
+    state, out = run([citizen.says("Oi, preciso de ajuda com a pensão do meu filho")])
+    case_id = out[0].case_id
+    taken = CaseAssigned(
+        event_id="assigned-1",
+        occurred_at=T0 + timedelta(minutes=5),
+        correlation_id="corr-1",
+        case_id=case_id,
+        agent_id="agent-ana",
+        queue_id="familia-capital",
+        routing_decision_id="decision-1",
+        contact_id="contact-1",
+    )
+    state, _ = run([taken], state)
+    assert state.triage is not None
+    assert state.triage.status == "asking"
+    return state, case_id
+
+
+def command_envelope(n: int) -> dict[str, Any]:
+    return {
+        "event_id": f"command-{n}",
+        "occurred_at": T0 + timedelta(minutes=10 + n),
+        "correlation_id": "corr-1",
+        "contact_id": "contact-1",
+    }
+
+
+def test_the_processor_reads_the_agents_commands_on_the_conversation_topic() -> None:
+    assert {"SendReply", "PutCaseOnHold", "CloseCase"} <= ConversationCore.reads
+
+
+def test_an_agents_reply_is_sent_and_the_bot_says_nothing_about_it() -> None:
+    state, case_id = assigned_during_triage()
+    reply = SendReply(
+        **command_envelope(1),
+        subject_id=CITIZEN,
+        case_id=case_id,
+        agent_id="agent-ana",
+        text="Olá, sou a Ana.",
+    )
+
+    after, out = run([reply], state)
+
+    assert [(type(e).__name__, e.sender_kind, e.agent_id) for e in out] == [
+        ("MessageSent", "agent", "agent-ana")
+    ]
+    assert after.triage == state.triage  # the dialogue neither moved nor answered
+
+
+def test_a_refused_command_reaches_the_agent_and_leaves_the_dialogue_alone() -> None:
+    state, case_id = assigned_during_triage()
+    close = CloseCase(
+        **command_envelope(2), case_id=case_id, agent_id="agent-bia", reason="resolved"
+    )
+
+    after, out = run([close], state)
+
+    assert [(type(e).__name__, e.reason) for e in out] == [("CommandRefused", "not_your_case")]
+    assert after.triage == state.triage
+
+
+def test_an_accepted_close_ends_the_bots_dialogue() -> None:
+    state, case_id = assigned_during_triage()
+    close = CloseCase(
+        **command_envelope(3), case_id=case_id, agent_id="agent-ana", reason="withdrawn"
+    )
+
+    after, out = run([close], state)
+
+    assert names(out) == ["CaseClosed"]
+    assert after.triage is None  # the bot stopped, and its personal data is gone

@@ -22,10 +22,13 @@ from schemas.events import (
     CaseReopened,
     CaseTransferred,
     CaseTriaged,
+    ChangeCapacity,
+    ChangePresence,
     ClockTicked,
     Presence,
     Priority,
     RoutingDecided,
+    TransferCase,
 )
 from streams.routing.config import RoutingConfig, parse_config
 from streams.routing.domain import RouterInput, RouterOutput, RouterState, handle
@@ -228,6 +231,52 @@ def tick(minute: float, *, sequence: int | None = None) -> ClockTicked:
         sequence=sequence if sequence is not None else int(minute * 60),
         tick_at=at(minute),
         interval_ms=1000,
+    )
+
+
+# -- agents' commands, as the gateway writes them ---------------------------------------------
+
+
+def ask_transfer(
+    case_id: str,
+    by: str,
+    to_queue: str,
+    *,
+    to_agent: str | None = None,
+    note: str | None = None,
+    minute: float = 0,
+) -> TransferCase:
+    return TransferCase(
+        event_id=f"ask-transfer-{case_id}-{by}-{minute}",
+        occurred_at=at(minute),
+        correlation_id=f"flow-{case_id}",
+        subject_id=f"citizen-of-{case_id}",
+        case_id=case_id,
+        contact_id=f"contact-of-{case_id}",
+        agent_id=by,
+        to_queue_id=to_queue,
+        to_agent_id=to_agent,
+        note=note,
+    )
+
+
+def ask_presence(agent_id: str, value: Presence, *, minute: float = 0) -> ChangePresence:
+    return ChangePresence(
+        event_id=f"ask-presence-{agent_id}-{value}-{minute}",
+        occurred_at=at(minute),
+        correlation_id=f"agent-{agent_id}",
+        agent_id=agent_id,
+        presence=value,
+    )
+
+
+def ask_capacity(agent_id: str, value: int, *, minute: float = 0) -> ChangeCapacity:
+    return ChangeCapacity(
+        event_id=f"ask-capacity-{agent_id}-{value}-{minute}",
+        occurred_at=at(minute),
+        correlation_id=f"agent-{agent_id}",
+        agent_id=agent_id,
+        capacity=value,
     )
 
 

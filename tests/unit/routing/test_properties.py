@@ -1,5 +1,6 @@
 """Properties over random days at the office: agents come and go, capacity changes, cases are
-triaged, claimed, released, transferred, closed and reopened, redelivered, and time passes.
+triaged, claimed, released, transferred, closed and reopened, agents ask to transfer cases and
+to change their presence and capacity, facts and commands are redelivered, and time passes.
 
 After every fact: nobody above capacity, never two agents on one case, and no waiting case
 (outside manual queues) while an agent who could take it sits free. Over the whole day:
@@ -26,14 +27,19 @@ from schemas.events import (
     CaseReopened,
     CaseTransferred,
     CaseTriaged,
+    ChangeCapacity,
+    ChangePresence,
     ClockTicked,
+    CommandRefused,
     RoutingDecided,
+    TransferCase,
 )
+from schemas.personal import InMemoryKeyRing
 from streams.routing.claims import ClaimRefused, claim
 from streams.routing.config import RoutingConfig, parse_config
 from streams.routing.domain import RouterInput, RouterOutput, RouterState, handle, replay
 from streams.routing.policies import view
-from streams.routing.state import RouterEvent, evolve
+from streams.routing.state import RouterCommand, RouterEvent, evolve
 
 from .builders import OFFICE, T0
 
@@ -59,6 +65,14 @@ triage = st.tuples(
     st.sampled_from(["urgent", "high", "normal", "low"]),
     st.sampled_from(["s0", "s1", "s2"]),
 )
+# an agent asks to transfer a case: its holder (True), mostly, or someone else
+ask_transfer = st.tuples(
+    st.just("ask_transfer"),
+    st.sampled_from(CASES),
+    st.sampled_from([*sorted(CONFIG.queues), "nowhere"]),
+    st.sampled_from([None, None, None, *AGENTS]),
+    st.sampled_from([True, True, True, False]),
+)
 action = st.one_of(
     presence,
     presence,
@@ -79,6 +93,15 @@ action = st.one_of(
     st.tuples(st.just("tick")),
     st.tuples(st.just("tick")),
     st.tuples(st.just("redeliver"), st.integers(0, 1000)),
+    # agents' commands
+    ask_transfer,
+    ask_transfer,
+    st.tuples(
+        st.just("ask_presence"),
+        st.sampled_from(AGENTS),
+        st.sampled_from(["available", "available", "away", "offline", "unknown"]),
+    ),
+    st.tuples(st.just("ask_capacity"), st.sampled_from(AGENTS), st.integers(-1, 3)),
 )
 day = st.builds(
     lambda opening, rest: [((("presence", a, "available")), 0) for a in opening] + rest,
@@ -211,10 +234,35 @@ def materialize(act: tuple[Any, ...], n: int, now: datetime, run: Day) -> Router
             tick_at=now,
             interval_ms=1000,
         )
+    if kind.startswith("ask_"):
+        return ask(act, eid, now, run)
     if kind == "redeliver" and run.inputs:
         redelivered: RouterInput = run.inputs[int(act[1]) % len(run.inputs)]
         return redelivered
     return None
+
+
+def ask(act: tuple[Any, ...], eid: str, now: datetime, run: Day) -> RouterInput:
+    envelope: dict[str, Any] = {"event_id": eid, "occurred_at": now, "correlation_id": "g"}
+    if act[0] == "ask_transfer":
+        held = sorted(run.state.assignments.items())
+        # by a holder, of one of their cases; or by bia, of any case (hers or not)
+        case_id, agent_id = (
+            held[CASES.index(act[1]) % len(held)] if act[4] and held else (act[1], "bia")
+        )
+        return TransferCase(
+            **envelope,
+            subject_id="s0",
+            case_id=case_id,
+            contact_id=f"contact-{case_id}",
+            agent_id=agent_id,
+            to_queue_id=act[2],
+            to_agent_id=act[3],
+            note="nota",
+        )
+    if act[0] == "ask_presence":
+        return ChangePresence(**envelope, agent_id=act[1], presence=act[2])
+    return ChangeCapacity(**envelope, agent_id=act[1], capacity=act[2])
 
 
 def check_step(
@@ -329,9 +377,30 @@ def test_a_router_restarted_from_the_replayed_log_decides_the_same(
 @given(day)
 def test_every_output_fits_the_event_contract(actions: list[tuple[tuple[Any, ...], int]]) -> None:
     codec = Codec(SchemaSet.from_dirs())
+    ring = InMemoryKeyRing()  # a transfer's note is personal
     ids = set()
     for outputs in live(actions).outputs:
         for event in outputs:
-            codec.encode(event.NAME, event.to_record())
+            codec.encode(event.NAME, event.to_record(), ring)
             assert event.event_id not in ids
             ids.add(event.event_id)
+
+
+@SETTINGS
+@given(day)
+def test_a_command_is_answered_once_and_a_redelivery_adds_no_second_fact(
+    actions: list[tuple[tuple[Any, ...], int]],
+) -> None:
+    answered: set[str] = set()
+
+    for event, outputs in live(actions).steps:
+        if not isinstance(event, RouterCommand):
+            continue
+        if event.event_id in answered:
+            assert outputs == [], f"{event.NAME} {event.event_id} redelivered and decided again"
+            continue
+        answered.add(event.event_id)
+        refused = [o for o in outputs if isinstance(o, CommandRefused)]
+        assert outputs
+        assert outputs[0].causation_id == event.event_id
+        assert refused in ([], [outputs[0]])  # refused: that is all; accepted: its fact first

@@ -1,0 +1,394 @@
+"""Agents' commands on a case: given the contact's history, when an agent replies, puts the case
+on hold or closes it, then the fact, or CommandRefused with the reason; each command once."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from schemas.envelope import derive_event_id
+from schemas.events import (
+    Attachment,
+    CaseClosed,
+    CasePutOnHold,
+    CommandRefused,
+    MessageSent,
+    RefusalReason,
+)
+from schemas.personal import ERASED
+from streams.cases.commands import reply_message_id
+from streams.cases.domain import decide, handle
+from streams.cases.state import (
+    CaseStatus,
+    ContactState,
+    Input,
+    MisroutedEvent,
+    Output,
+    case_id_for,
+    evolve,
+)
+
+from .builders import (
+    CITIZEN,
+    CONTACT,
+    PHONE,
+    POLICY,
+    ask_close,
+    ask_hold,
+    assigned,
+    at,
+    closed_by_agent,
+    given,
+    queued,
+    received,
+    send_reply,
+    triaged,
+    when,
+)
+
+FIRST = received(1)
+CASE = case_id_for(FIRST)
+ANA = "agent-ana"
+
+
+def held_by_ana() -> ContactState:
+    """A citizen wrote, the case was triaged, queued and assigned to Ana."""
+    return given(
+        FIRST,
+        triaged(CASE, at(minutes=3)),
+        queued(CASE, at(minutes=4)),
+        assigned(CASE, at(minutes=9), agent_id=ANA),
+    )
+
+
+def only(outputs: list[Output]) -> Output:
+    assert len(outputs) == 1, outputs
+    return outputs[0]
+
+
+def status(state: ContactState) -> CaseStatus | None:
+    return state.case.status if state.case else None
+
+
+def refusal(outputs: list[Output]) -> tuple[RefusalReason, str]:
+    refused = only(outputs)
+    assert isinstance(refused, CommandRefused), refused
+    return refused.reason, refused.detail
+
+
+# -- SendReply ---------------------------------------------------------------------------------
+
+
+def test_a_reply_from_the_agent_holding_the_case_is_sent_to_the_contact() -> None:
+    command = send_reply(CASE, at(minutes=15))
+
+    state, outputs = when(held_by_ana(), [command])
+
+    sent = only(outputs)
+    assert isinstance(sent, MessageSent)
+    assert (sent.sender_kind, sent.agent_id, sent.case_id) == ("agent", ANA, CASE)
+    assert (sent.contact_id, sent.contact_address, sent.channel) == (CONTACT, PHONE, "whatsapp")
+    assert (sent.subject_id, sent.text) == (CITIZEN, command.text)
+    assert sent.event_id == derive_event_id(command.event_id, "streams.cases", "0")
+    assert sent.message_id == reply_message_id(command.event_id)
+    assert (sent.causation_id, sent.correlation_id) == (command.event_id, command.correlation_id)
+    assert sent.occurred_at == sent.sent_at == command.occurred_at
+    assert status(state) == "waiting_on_citizen"
+
+
+def test_a_reply_goes_out_through_the_contacts_account_and_thread() -> None:
+    email = replace(
+        received(1, channel="email"), channel_account_id="atendimento@defensoria", thread_id="<t1>"
+    )
+    case = case_id_for(email)
+    state = given(email, assigned(case, at(minutes=9)))
+
+    sent = only(decide(state, send_reply(case, at(minutes=15)), POLICY))
+
+    assert isinstance(sent, MessageSent)
+    assert (sent.channel, sent.channel_account_id, sent.thread_id) == (
+        "email",
+        "atendimento@defensoria",
+        "<t1>",
+    )
+
+
+def test_a_reply_carries_its_attachments() -> None:
+    rg = Attachment(
+        attachment_id="att-1",
+        media_type="application/pdf",
+        size_bytes=1024,
+        sha256="a" * 64,
+        storage_ref="media/aaaa",
+        file_name="orientacoes.pdf",
+    )
+    command = replace(send_reply(CASE, at(minutes=15), text=None), attachments=(rg,))
+
+    sent = only(decide(held_by_ana(), command, POLICY))
+
+    assert isinstance(sent, MessageSent)
+    assert (sent.text, sent.attachments) == (None, (rg,))
+
+
+def test_a_reply_from_another_agent_is_refused_as_not_their_case() -> None:
+    state, outputs = when(held_by_ana(), [send_reply(CASE, at(minutes=15), agent_id="agent-bia")])
+
+    assert refusal(outputs) == ("not_your_case", f"case {CASE} is held by agent {ANA}")
+    refused = only(outputs)
+    assert isinstance(refused, CommandRefused)
+    assert (refused.command, refused.agent_id, refused.case_id, refused.contact_id) == (
+        "SendReply",
+        "agent-bia",
+        CASE,
+        CONTACT,
+    )
+    assert state.case == held_by_ana().case  # nothing about the case changed
+
+
+def test_a_reply_to_a_case_waiting_in_its_queue_is_refused_as_not_their_case() -> None:
+    state = given(FIRST, queued(CASE, at(minutes=4)))
+
+    reason, detail = refusal(decide(state, send_reply(CASE, at(minutes=15)), POLICY))
+
+    assert reason == "not_your_case"
+    assert detail == f"case {CASE} is held by nobody (queued)"
+
+
+def test_a_reply_to_a_closed_case_is_refused_as_case_closed() -> None:
+    state = given(
+        FIRST, assigned(CASE, at(minutes=9)), closed_by_agent(CASE, at(hours=1), "ineligible")
+    )
+
+    assert refusal(decide(state, send_reply(CASE, at(hours=2)), POLICY))[0] == "case_closed"
+
+
+def test_a_reply_to_an_earlier_case_of_the_contact_is_refused_as_case_closed() -> None:
+    later = received(2, at(days=30))  # past the reopening window: a new case
+    state = given(
+        FIRST,
+        closed_by_agent(CASE, at(hours=1), "resolved"),
+        later,
+        assigned(case_id_for(later), at(days=30, minutes=5)),
+    )
+
+    assert refusal(decide(state, send_reply(CASE, at(days=30, hours=1)), POLICY)) == (
+        "case_closed",
+        f"case {CASE} is closed",
+    )
+
+
+@pytest.mark.parametrize("history", [[], [FIRST]], ids=["no case yet", "another case"])
+def test_a_reply_to_a_case_the_contact_never_had_is_refused_as_no_such_case(
+    history: list[Input],
+) -> None:
+    state = given(*history)
+
+    reason, _ = refusal(decide(state, send_reply("case-unknown", at(minutes=15)), POLICY))
+
+    assert reason == "no_such_case"
+
+
+def test_an_empty_reply_is_refused_as_invalid() -> None:
+    command = send_reply(CASE, at(minutes=15), text="")
+
+    assert refusal(decide(held_by_ana(), command, POLICY)) == (
+        "invalid",
+        "a reply needs text or at least one attachment",
+    )
+
+
+def test_a_reply_whose_text_was_erased_is_refused_as_invalid() -> None:
+    command = replace(send_reply(CASE, at(minutes=15)), text=ERASED)
+
+    reason, detail = refusal(decide(held_by_ana(), command, POLICY))
+
+    assert reason == "invalid"
+    assert "erased" in detail
+
+
+def test_a_reply_to_a_contact_whose_address_was_erased_is_refused_as_invalid() -> None:
+    state = replace(held_by_ana(), contact_address=ERASED)
+
+    assert refusal(decide(state, send_reply(CASE, at(minutes=15)), POLICY)) == (
+        "invalid",
+        f"contact {CONTACT} has no address to reply to",
+    )
+
+
+# -- PutCaseOnHold -----------------------------------------------------------------------------
+
+
+def test_the_agent_holding_the_case_puts_it_on_hold_until_its_ladder_takes_over() -> None:
+    command = ask_hold(CASE, at(hours=1), "documents_pending")
+
+    state, outputs = when(held_by_ana(), [command])
+
+    hold = only(outputs)
+    assert isinstance(hold, CasePutOnHold)
+    assert (hold.reason, hold.put_by_agent_id, hold.contact_id) == (
+        "documents_pending",
+        ANA,
+        CONTACT,
+    )
+    assert hold.until == at(hours=1) + timedelta(days=3)  # the ladder's first step: a reminder
+    assert hold.causation_id == command.event_id
+    assert status(state) == "on_hold"
+
+
+def test_a_hold_for_a_reason_without_a_ladder_is_open_ended() -> None:
+    hold = only(decide(held_by_ana(), ask_hold(CASE, at(hours=1), "external"), POLICY))
+
+    assert isinstance(hold, CasePutOnHold)
+    assert hold.until is None
+
+
+def test_a_hold_for_another_reason_changes_the_reason_and_the_same_reason_is_refused() -> None:
+    state = given(FIRST, assigned(CASE, at(minutes=9)), ask_hold(CASE, at(hours=1), "external"))
+
+    changed = only(decide(state, ask_hold(CASE, at(hours=2), "documents_pending"), POLICY))
+    again = decide(state, ask_hold(CASE, at(hours=2), "external"), POLICY)
+
+    assert isinstance(changed, CasePutOnHold)
+    assert refusal(again) == ("invalid", f"case {CASE} is already on hold: external")
+
+
+@pytest.mark.parametrize(
+    ("state", "agent", "expected"),
+    [
+        pytest.param(held_by_ana(), "agent-bia", "not_your_case", id="another agent's case"),
+        pytest.param(
+            given(
+                FIRST, assigned(CASE, at(minutes=9)), closed_by_agent(CASE, at(hours=1), "resolved")
+            ),
+            ANA,
+            "case_closed",
+            id="a closed case",
+        ),
+        pytest.param(given(), ANA, "no_such_case", id="no case"),
+    ],
+)
+def test_a_hold_is_refused_unless_the_agent_holds_the_open_case(
+    state: ContactState, agent: str, expected: RefusalReason
+) -> None:
+    command = ask_hold(CASE, at(hours=2), "waiting_on_citizen", agent_id=agent)
+
+    assert refusal(decide(state, command, POLICY))[0] == expected
+
+
+def test_a_hold_for_an_unknown_reason_is_refused_as_invalid() -> None:
+    command = ask_hold(CASE, at(hours=1), "unknown")
+
+    assert refusal(decide(held_by_ana(), command, POLICY))[0] == "invalid"
+
+
+# -- CloseCase ---------------------------------------------------------------------------------
+
+
+def test_the_agent_holding_the_case_closes_it() -> None:
+    command = ask_close(CASE, at(hours=1), "resolved")
+
+    state, outputs = when(held_by_ana(), [command])
+
+    closed = only(outputs)
+    assert isinstance(closed, CaseClosed)
+    assert (closed.reason, closed.closed_by_agent_id, closed.contact_id) == (
+        "resolved",
+        ANA,
+        CONTACT,
+    )
+    assert closed.event_id == derive_event_id(command.event_id, "streams.cases", "0")
+    assert status(state) == "closed"
+    later = decide(state, send_reply(CASE, at(hours=2)), POLICY)
+    assert refusal(later)[0] == "case_closed"
+
+
+def test_a_duplicate_is_closed_with_the_case_it_duplicates() -> None:
+    command = ask_close(CASE, at(hours=1), "duplicate", duplicate_of="case-older")
+
+    closed = only(decide(held_by_ana(), command, POLICY))
+
+    assert isinstance(closed, CaseClosed)
+    assert (closed.reason, closed.duplicate_of_case_id) == ("duplicate", "case-older")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(
+            ask_close(CASE, at(hours=1), "auto_closed_inactivity"), id="the rule's reason"
+        ),
+        pytest.param(ask_close(CASE, at(hours=1), "unknown"), id="an unknown reason"),
+        pytest.param(ask_close(CASE, at(hours=1), "duplicate"), id="a duplicate of nothing"),
+        pytest.param(
+            ask_close(CASE, at(hours=1), "duplicate", duplicate_of=CASE), id="a duplicate of itself"
+        ),
+        pytest.param(
+            ask_close(CASE, at(hours=1), "resolved", duplicate_of="case-older"),
+            id="a duplicate id without the reason",
+        ),
+    ],
+)
+def test_a_close_that_makes_no_sense_is_refused_as_invalid(command: Input) -> None:
+    state, outputs = when(held_by_ana(), [command])
+
+    assert refusal(outputs)[0] == "invalid"
+    assert status(state) == "assigned"
+
+
+@pytest.mark.parametrize(
+    ("state", "agent", "expected"),
+    [
+        pytest.param(held_by_ana(), "agent-bia", "not_your_case", id="another agent's case"),
+        pytest.param(given(FIRST), ANA, "not_your_case", id="a case in triage"),
+        pytest.param(
+            given(
+                FIRST, assigned(CASE, at(minutes=9)), closed_by_agent(CASE, at(hours=1), "resolved")
+            ),
+            ANA,
+            "case_closed",
+            id="a closed case",
+        ),
+        pytest.param(given(), ANA, "no_such_case", id="no case"),
+    ],
+)
+def test_a_close_is_refused_unless_the_agent_holds_the_open_case(
+    state: ContactState, agent: str, expected: RefusalReason
+) -> None:
+    command = ask_close(CASE, at(hours=2), "resolved", agent_id=agent)
+
+    assert refusal(decide(state, command, POLICY))[0] == expected
+
+
+# -- once each ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(send_reply(CASE, at(minutes=15)), id="an accepted reply"),
+        pytest.param(send_reply(CASE, at(minutes=15), agent_id="agent-bia"), id="a refused reply"),
+        pytest.param(ask_close(CASE, at(hours=1)), id="an accepted close"),
+        pytest.param(ask_hold(CASE, at(hours=1), "external"), id="an accepted hold"),
+    ],
+)
+def test_a_redelivered_command_decides_nothing(command: Input) -> None:
+    state, first = when(held_by_ana(), [command])
+    later, _ = when(state, [received(2, at(hours=3)), triaged(CASE, at(hours=3, minutes=1))])
+
+    assert len(first) == 1
+    assert handle(state, command, POLICY) == (state, [])
+    assert decide(later, command, POLICY) == []  # still once, a few events later
+
+
+def test_the_processors_own_refusal_read_back_changes_nothing() -> None:
+    state, outputs = when(held_by_ana(), [send_reply(CASE, at(minutes=15), agent_id="agent-bia")])
+
+    assert decide(state, only(outputs), POLICY) == []
+    assert evolve(state, only(outputs)) == state
+
+
+def test_a_command_for_another_contact_is_misrouted() -> None:
+    with pytest.raises(MisroutedEvent, match="key it by contact_id"):
+        decide(held_by_ana(), send_reply(CASE, at(minutes=15), contact="contact-joao"), POLICY)
