@@ -110,9 +110,12 @@ class _Outputs:
     at: datetime
     correlation_id: str
     events: list[Output] = field(default_factory=list)
+    # What the ids must also name when one cause reaches many contacts: a tick is the same
+    # event in every partition, and each case it moves needs ids of its own.
+    scope: tuple[str, ...] = ()
 
     def next_id(self) -> str:
-        return derive_event_id(self.cause_id, PROCESSOR, str(len(self.events)))
+        return derive_event_id(self.cause_id, PROCESSOR, *self.scope, str(len(self.events)))
 
 
 def _on_message(
@@ -184,7 +187,7 @@ def _on_tick(state: ContactState, tick: ClockTicked, policy: LifecyclePolicy) ->
     case = state.case
     if case is None or not case.is_open:
         return []
-    out = _Outputs(tick.event_id, tick.tick_at, case.correlation_id)
+    out = _Outputs(tick.event_id, tick.tick_at, case.correlation_id, scope=(case.case_id,))
     steps = policy.steps_for(case.ladder)
     reminders = case.reminders_sent
     on_hold = case.status == "on_hold"

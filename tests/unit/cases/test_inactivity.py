@@ -8,8 +8,8 @@ from datetime import timedelta
 from schemas.envelope import derive_event_id
 from schemas.events import CaseClosed, CasePutOnHold, MessageSent
 from schemas.personal import ERASED
-from streams.cases.domain import decide, next_deadline
-from streams.cases.state import Input, case_id_for, reminder_message_id
+from streams.cases.domain import decide, handle, next_deadline
+from streams.cases.state import ContactState, Input, case_id_for, reminder_message_id
 
 from .builders import (
     CITIZEN,
@@ -51,7 +51,7 @@ def test_a_citizen_silent_in_triage_is_reminded_after_two_hours() -> None:
 
     assert outputs == [
         MessageSent(
-            event_id=derive_event_id(reminder_tick.event_id, "streams.cases", "0"),
+            event_id=derive_event_id(reminder_tick.event_id, "streams.cases", CASE, "0"),
             occurred_at=at(hours=2),
             correlation_id=FIRST.correlation_id,  # the case's flow, not the timer's
             causation_id=reminder_tick.event_id,
@@ -186,7 +186,7 @@ def test_a_tick_far_ahead_fires_remind_hold_and_close_in_order_exactly_once() ->
     )
     assert close.reason == "auto_closed_inactivity"
     assert [o.event_id for o in outputs] == [
-        derive_event_id(far.event_id, "streams.cases", str(n)) for n in range(5)
+        derive_event_id(far.event_id, "streams.cases", CASE, str(n)) for n in range(5)
     ]
     assert {o.occurred_at for o in outputs} == {at(days=60)}
     assert state.case is not None
@@ -253,3 +253,22 @@ def test_the_next_deadline_is_the_next_step_not_yet_fired() -> None:
 
     state, _ = when(state, [tick(at(hours=48))])
     assert next_deadline(state, POLICY) is None
+
+
+def test_one_tick_reminding_two_contacts_gives_each_reminder_its_own_id() -> None:
+    # The timer writes the same tick into every partition: ids derived from the tick alone
+    # would make the second contact's reminder look like a redelivery of the first's.
+    other_first = type(FIRST).from_record(
+        FIRST.to_record()
+        | {"event_id": "other-1", "contact_id": "contact-other", "subject_id": "citizen-other"}
+    )
+    reminder_tick = tick(at(hours=2))
+
+    theirs_before, _ = handle(ContactState(contact_id="contact-other"), other_first, POLICY)
+
+    mine = decide(given(FIRST), reminder_tick, POLICY)
+    theirs = decide(theirs_before, reminder_tick, POLICY)
+
+    assert names(mine) == names(theirs) == ["MessageSent"]
+    assert mine[0].event_id != theirs[0].event_id
+    assert mine[0].causation_id == theirs[0].causation_id == reminder_tick.event_id
