@@ -1,4 +1,4 @@
-"""`acolhe run conversation | router | timer`: one processor as a long-running service.
+"""`acolhe run conversation | router | sla | timer`: one processor as a long-running service.
 
 Topics come from the catalog (`acolhe.conversations`, `acolhe.routing`, and
 `acolhe.commands` where both processors write their refusals), declared if missing.
@@ -23,7 +23,8 @@ from streams.shared.settings import Settings
 CONVERSATIONS = "acolhe.conversations"
 ROUTING = "acolhe.routing"
 COMMANDS = "acolhe.commands"
-SERVICES = ("conversation", "router", "timer")
+SLA = "acolhe.sla"
+SERVICES = ("conversation", "router", "sla", "timer")
 log = logging.getLogger(__name__)
 
 
@@ -51,7 +52,10 @@ async def _serve(settings: Settings, service: str, tick: timedelta) -> None:
 
     await ensure_topics(
         settings.kafka,
-        [TopicSpec(t, partitions=TOPICS[t].partitions) for t in (CONVERSATIONS, ROUTING, COMMANDS)],
+        [
+            TopicSpec(t, partitions=TOPICS[t].partitions)
+            for t in (CONVERSATIONS, ROUTING, COMMANDS, SLA)
+        ],
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -81,6 +85,19 @@ async def _processor(settings: Settings, contract: Any, service: str, stop: asyn
             input_topic=CONVERSATIONS,
             routes=BY_NAME,
             group_id="acolhe.conversation",
+        )
+    elif service == "sla":
+        from streams.sla.processor import SlaCore
+
+        # The clocks read the conversations (case facts, messages, ticks, and the changes
+        # of SLA policy written into every partition) and write acolhe.sla.
+        proc = Processor(
+            SlaCore(),
+            contract,
+            settings.kafka,
+            input_topic=CONVERSATIONS,
+            routes=BY_NAME,
+            group_id="acolhe.sla",
         )
     else:
         from streams.routing.processor import ROUTER_SNAPSHOT_BYTES, RoutingCore

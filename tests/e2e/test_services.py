@@ -1,6 +1,6 @@
-"""The services as an operator runs them: `acolhe run conversation`, `router` and `timer`
-on the catalog's topics. A citizen's urgent message becomes an assigned case, and SIGTERM
-stops each service cleanly."""
+"""The services as an operator runs them: `acolhe run conversation`, `router`, `sla` and
+`timer` on the catalog's topics. A citizen's urgent message becomes an assigned case with
+its SLA clocks started, and SIGTERM stops each service cleanly."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Any
 
 from aiokafka.structs import TopicPartition
 
-from schemas.events import AgentPresenceChanged, MessageReceived
-from streams.cli.run import CONVERSATIONS, ROUTING
+from schemas.events import AgentPresenceChanged, CaseClosed, MessageReceived
+from streams.cli.run import CONVERSATIONS, ROUTING, SLA
 from streams.shared.contract import Contract
 from streams.shared.kafka import TopicSpec, ensure_topics, make_consumer, make_producer
 from streams.shared.settings import Settings
@@ -24,14 +24,18 @@ from streams.stack.manager import Stack
 async def test_an_urgent_message_is_assigned_by_the_running_services(
     settings: Settings, stack: Stack
 ) -> None:
-    await ensure_topics(settings.kafka, [TopicSpec(CONVERSATIONS, 12), TopicSpec(ROUTING, 1)])
+    await ensure_topics(
+        settings.kafka,
+        [TopicSpec(CONVERSATIONS, 12), TopicSpec(ROUTING, 1), TopicSpec(SLA, 12)],
+    )
     contract = await Contract.open(settings)
     consumer = make_consumer(settings.kafka, group_id=None)
     await consumer.start()
     parts = [TopicPartition(CONVERSATIONS, p) for p in range(12)]
-    consumer.assign(parts)
-    await consumer.seek_to_end(*parts)
-    for tp in parts:
+    sla_parts = [TopicPartition(SLA, p) for p in range(12)]
+    consumer.assign([*parts, *sla_parts])
+    await consumer.seek_to_end(*parts, *sla_parts)
+    for tp in [*parts, *sla_parts]:
         await consumer.position(tp)  # fix the starting point before anything is published
     services = [
         await asyncio.create_subprocess_exec(
@@ -43,7 +47,7 @@ async def test_an_urgent_message_is_assigned_by_the_running_services(
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
         )
-        for name in ("conversation", "router", "timer")
+        for name in ("conversation", "router", "sla", "timer")
     ]
     run = uuid.uuid4().hex[:8]
     now = datetime.now(UTC)
@@ -85,20 +89,34 @@ async def test_an_urgent_message_is_assigned_by_the_running_services(
 
         assigned: dict[str, Any] | None = None
         seen: list[str] = []
+        clocks: list[dict[str, Any]] = []
 
-        async def wait_for_assignment() -> dict[str, Any]:
-            while True:
+        async def wait_for_assignment_and_clocks() -> dict[str, Any]:
+            found: dict[str, Any] | None = None
+            while found is None or not clocks:
                 batch = await consumer.getmany(timeout_ms=500)
-                for records in batch.values():
+                for tp, records in batch.items():
                     for m in records:
-                        if m.key != f"contact-{run}".encode():
-                            continue
                         decoded = contract.codec.decode(m.value)
-                        seen.append(decoded.name)
-                        if decoded.name == "CaseAssigned":
-                            return decoded.record
+                        if tp.topic == SLA:
+                            clocks.append({"name": decoded.name, **decoded.record})
+                        elif m.key == f"contact-{run}".encode():
+                            seen.append(decoded.name)
+                            if decoded.name == "CaseAssigned":
+                                found = decoded.record
+            return found
 
-        assigned = await asyncio.wait_for(wait_for_assignment(), timeout=90)
+        assigned = await asyncio.wait_for(wait_for_assignment_and_clocks(), timeout=90)
+        # Leave the long-lived router as found: the agent's capacity back for the next run.
+        done = CaseClosed(
+            event_id=f"e2e-{run}-closed",
+            occurred_at=datetime.now(UTC),
+            correlation_id=f"e2e-{run}-m1",
+            case_id=assigned["case_id"],
+            reason="resolved",
+            contact_id=f"contact-{run}",
+        )
+        await publisher.publish(done.NAME, done.to_record())
     finally:
         await producer.stop()
         await consumer.stop()
@@ -113,4 +131,7 @@ async def test_an_urgent_message_is_assigned_by_the_running_services(
     assert seen[:2] == ["MessageReceived", "CaseOpened"]  # the message, then its case
     assert "CaseTriaged" in seen
     assert "CaseQueued" in seen
-    assert codes == [0, 0, 0], [await s.stderr.read() if s.stderr else b"" for s in services]
+    # The SLA clocks of this case started when it opened (other tests' cases may tick too).
+    mine = [c for c in clocks if c["case_id"] == assigned["case_id"]]
+    assert {c["metric"] for c in mine if c["name"] == "SlaStarted"} >= {"first_response"}
+    assert codes == [0, 0, 0, 0], [await s.stderr.read() if s.stderr else b"" for s in services]
