@@ -1,6 +1,7 @@
 """The services as an operator runs them: `acolhe run conversation`, `router`, `sla` and
 `timer` on the catalog's topics. A citizen's urgent message becomes an assigned case with
-its SLA clocks started, and SIGTERM stops each service cleanly."""
+its SLA clocks started; the agent's reply, sent as a command, meets the first-response
+clock; SIGTERM stops each service cleanly."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 
 from aiokafka.structs import TopicPartition
 
-from schemas.events import AgentPresenceChanged, CaseClosed, MessageReceived
+from schemas.events import AgentPresenceChanged, CaseClosed, MessageReceived, SendReply
 from streams.cli.run import CONVERSATIONS, ROUTING, SLA
 from streams.shared.contract import Contract
 from streams.shared.kafka import TopicSpec, ensure_topics, make_consumer, make_producer
@@ -107,6 +108,38 @@ async def test_an_urgent_message_is_assigned_by_the_running_services(
             return found
 
         assigned = await asyncio.wait_for(wait_for_assignment_and_clocks(), timeout=90)
+
+        # The assigned agent answers through a command: the conversation processor accepts
+        # it into the agent's MessageSent, and that reply meets the first-response clock.
+        reply = SendReply(
+            event_id=f"e2e-{run}-reply",
+            occurred_at=datetime.now(UTC),
+            correlation_id=f"e2e-{run}-m1",
+            subject_id=f"citizen-{run}",
+            case_id=assigned["case_id"],
+            contact_id=f"contact-{run}",
+            agent_id=assigned["agent_id"],
+            text="Olá, sou a defensora do seu caso. Você está em segurança agora?",
+        )
+        await publisher.publish(reply.NAME, reply.to_record())
+
+        async def wait_for_first_response_met() -> None:
+            while not any(
+                c["name"] == "SlaMet"
+                and c["metric"] == "first_response"
+                and c["case_id"] == assigned["case_id"]
+                for c in clocks
+            ):
+                batch = await consumer.getmany(timeout_ms=500)
+                for tp, records in batch.items():
+                    for m in records:
+                        decoded = contract.codec.decode(m.value)
+                        if tp.topic == SLA:
+                            clocks.append({"name": decoded.name, **decoded.record})
+                        elif m.key == f"contact-{run}".encode():
+                            seen.append(decoded.name)
+
+        await asyncio.wait_for(wait_for_first_response_met(), timeout=90)
         # Leave the long-lived router as found: the agent's capacity back for the next run.
         done = CaseClosed(
             event_id=f"e2e-{run}-closed",
@@ -131,7 +164,12 @@ async def test_an_urgent_message_is_assigned_by_the_running_services(
     assert seen[:2] == ["MessageReceived", "CaseOpened"]  # the message, then its case
     assert "CaseTriaged" in seen
     assert "CaseQueued" in seen
-    # The SLA clocks of this case started when it opened (other tests' cases may tick too).
+    # The SLA clocks of this case started when it opened (other tests' cases may tick too),
+    # and the agent's reply met the first response in time.
     mine = [c for c in clocks if c["case_id"] == assigned["case_id"]]
     assert {c["metric"] for c in mine if c["name"] == "SlaStarted"} >= {"first_response"}
+    met = [c for c in mine if c["name"] == "SlaMet" and c["metric"] == "first_response"]
+    assert [c["within_target"] for c in met] == [True]
+    assert "SendReply" in seen  # the command, in the contact's stream
+    assert seen.count("MessageSent") >= 2  # the bot's urgent notice, then the agent's reply
     assert codes == [0, 0, 0, 0], [await s.stderr.read() if s.stderr else b"" for s in services]
