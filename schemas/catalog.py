@@ -323,7 +323,9 @@ CATALOG: Final[tuple[EventSpec, ...]] = (
         "policy_id",
         (GATEWAY,),
         (SLA, PROJECTIONS, ANALYSTS),
-        "A queue's SLA targets, warnings, calendar or pause rules were set.",
+        "A queue's SLA targets, warnings, calendar or pause rules were set. Written also into "
+        "every partition of acolhe.conversations (as the timer does ticks), so the SLA clocks "
+        "apply it at the same point of every case's history.",
     ),
     EventSpec(
         "CalendarChanged",

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from streams.cli import demo, doctor, run, stack
+from streams.cli import demo, doctor, run, sla, stack
 from streams.cli import schemas as schemas_cmd
 from streams.shared.errors import AcolheError, ConfigurationError
 
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.register(sub)
     run.register(sub)
     schemas_cmd.register(sub)
+    sla.register(sub)
     settings = sub.add_parser("settings", help="print the settings in force (secrets masked)")
     settings.set_defaults(handler=_print_settings)
     return parser
