@@ -13,8 +13,9 @@ Workloads (bench/workloads.py):
   they come back to it.
 - `triage`: `--messages` messages from `--contacts` contacts, every one a triage answer
   (the bot's worst case); outputs go to a topic of their own.
-- `sla`: the SLA clocks (streams.sla) over the same day as `day`; their outputs go to
-  a topic of their own (acolhe.sla in production).
+- `sla`: the SLA clocks (streams.sla) over the same day as `day`, with the CaseOpened
+  the conversation processor writes; their outputs go to a topic of their own (acolhe.sla
+  in production).
 - `routing`: the router on what `acolhe.routing` carries: the 40 agents of the default
   configuration coming online, then `--routed` triaged cases across the areas (a tenth
   urgent), each closed 150 cases later; its outputs (queued, decided, assigned) written
@@ -101,6 +102,7 @@ class Workload:
     described: str
     read_back: bool  # the outputs go into the topic the processor reads, as in production
     partitions: int = 6
+    output_key: str | None = None  # the outputs' key field, when not `key`
 
 
 def workload_of(name: str, args: Any) -> Workload:
@@ -109,9 +111,10 @@ def workload_of(name: str, args: Any) -> Workload:
             SlaCore(),
             "contact_id",
             ("SlaStarted", "SlaPaused", "SlaResumed", "SlaWarned", "SlaBreached", "SlaMet"),
-            workloads.office_day(args.cases),
-            f"the lives of {args.cases} cases, through the SLA clocks",
+            workloads.office_day(args.cases, with_openings=True),
+            f"the lives of {args.cases} cases (with their CaseOpened), through the SLA clocks",
             read_back=False,  # its outputs go to acolhe.sla, which it does not read
+            output_key="case_id",
         )
     if name == "routing":
         core = RoutingCore()
@@ -173,7 +176,9 @@ async def run(settings: Settings, contract: Contract, name: str, args: Any) -> N
             contract,
             settings.kafka,
             input_topic=src,
-            routes={n: TopicRoute(src if w.read_back else out, w.key) for n in w.outputs},
+            routes={
+                n: TopicRoute(src if w.read_back else out, w.output_key or w.key) for n in w.outputs
+            },
             group_id=f"bench.{name}.{run_id}",
             max_snapshot_bytes=ROUTER_SNAPSHOT_BYTES,
         )

@@ -21,6 +21,7 @@ from schemas.events import (
     AgentPresenceChanged,
     CaseAssigned,
     CaseClosed,
+    CaseOpened,
     CaseQueued,
     CaseTriaged,
     DeliveryStatusChanged,
@@ -70,9 +71,11 @@ def triage_only(total: int, contacts: int) -> list[Event]:
     return out
 
 
-def office_day(cases: int) -> list[Event]:
-    """The records of `cases` cases, their lives interleaved step by step."""
-    lives = [_life(c) for c in range(cases)]
+def office_day(cases: int, *, with_openings: bool = False) -> list[Event]:
+    """The records of `cases` cases, their lives interleaved step by step; with
+    `with_openings`, also the CaseOpened the conversation processor writes after each first
+    message (for a processor downstream of it, such as the SLA clocks)."""
+    lives = [_life(c, with_openings=with_openings) for c in range(cases)]
     out: list[Event] = []
     while lives:
         alive = []
@@ -85,13 +88,26 @@ def office_day(cases: int) -> list[Event]:
     return out
 
 
-def _life(case: int) -> Iterator[list[Event]]:
+def _life(case: int, *, with_openings: bool = False) -> Iterator[list[Event]]:
     at = T0 + timedelta(seconds=case)
     contact, subject = f"contact-{case}", f"citizen-{case}"
     urgent = case % 10 == 0
     first = citizen_message(case, 0, URGENT if urgent else TRIAGE[0], at)
     case_id = case_id_for(first)
     yield [("MessageReceived", first.to_record())]
+    if with_openings:
+        opened = CaseOpened(
+            event_id=derive_event_id(first.event_id, "streams.cases", "0"),
+            occurred_at=at,
+            correlation_id=first.correlation_id,
+            causation_id=first.event_id,
+            case_id=case_id,
+            citizen_id=subject,
+            contact_id=contact,
+            channel="whatsapp",
+            opened_by_message_id=first.event_id,
+        )
+        yield [(opened.NAME, opened.to_record())]
     for n, text in enumerate(TRIAGE[1:], start=1):
         at += timedelta(minutes=1)
         yield [("MessageReceived", citizen_message(case, n, text, at).to_record())]
