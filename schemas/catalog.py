@@ -272,6 +272,16 @@ CATALOG: Final[tuple[EventSpec, ...]] = (
         copies=(_COMMANDS,),
     ),
     EventSpec(
+        "ClaimCase",
+        "acolhe.routing",
+        "case_id",
+        (GATEWAY,),
+        (ROUTING, ANALYSTS),
+        "An agent asks to take a waiting case by hand (how cases leave a manual queue); the "
+        "router accepts it into RoutingDecided and CaseAssigned or refuses it (CommandRefused).",
+        copies=(_COMMANDS,),
+    ),
+    EventSpec(
         "TransferCase",
         "acolhe.routing",
         "case_id",

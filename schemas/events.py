@@ -29,7 +29,7 @@ MessageKind = Literal["text", "image", "audio", "video", "document", "sticker", 
 Presence = Literal["available", "away", "offline", "unknown"]
 Priority = Literal["urgent", "high", "normal", "low", "unknown"]
 QueueReason = Literal["triaged", "released", "transferred", "escalated", "reopened", "unknown"]
-RefusalReason = Literal["not_your_case", "case_closed", "no_such_case", "unknown_queue", "over_capacity", "agent_offline", "invalid", "unknown"]
+RefusalReason = Literal["not_your_case", "case_closed", "no_such_case", "unknown_queue", "over_capacity", "agent_offline", "invalid", "not_waiting", "not_eligible", "unknown"]
 ReleaseReason = Literal["agent_request", "agent_offline", "capacity_reduced", "supervisor", "unknown"]
 ResumeReason = Literal["citizen_replied", "agent", "hold_expired", "unknown"]
 RoutingRule = Literal["load_balancing", "longest_idle", "round_robin", "manual", "sticky", "escalation", "unknown"]
@@ -778,6 +778,41 @@ class ChangePresence:
             causation_id=r.get("causation_id", None),
             agent_id=r["agent_id"],
             presence=r["presence"],
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ClaimCase:
+    NAME: ClassVar[str] = "ClaimCase"
+    event_id: str
+    occurred_at: datetime
+    correlation_id: str
+    causation_id: str | None = None
+    case_id: str
+    agent_id: str
+    contact_id: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "occurred_at": self.occurred_at,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "case_id": self.case_id,
+            "agent_id": self.agent_id,
+            "contact_id": self.contact_id,
+        }
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> ClaimCase:
+        return cls(
+            event_id=r["event_id"],
+            occurred_at=r["occurred_at"],
+            correlation_id=r["correlation_id"],
+            causation_id=r.get("causation_id", None),
+            case_id=r["case_id"],
+            agent_id=r["agent_id"],
+            contact_id=r.get("contact_id", None),
         )
 
 
@@ -2137,7 +2172,7 @@ class TransferCase:
         )
 
 
-Event = AgentCapacityChanged | AgentPresenceChanged | CalendarChanged | CaseAssigned | CaseClosed | CaseOpened | CasePutOnHold | CaseQueued | CaseReleased | CaseReopened | CaseResumed | CaseTransferred | CaseTriaged | ChangeCapacity | ChangePresence | ClockTicked | CloseCase | CommandRefused | ContactsLinked | ContactsUnlinked | DeliveryStatusChanged | ErasureCompleted | ErasureRequested | InputDeadLettered | MessageReceived | MessageSent | PutCaseOnHold | RoutingDecided | SendReply | SlaBreached | SlaMet | SlaPaused | SlaPolicyChanged | SlaResumed | SlaStarted | SlaWarned | TransferCase
+Event = AgentCapacityChanged | AgentPresenceChanged | CalendarChanged | CaseAssigned | CaseClosed | CaseOpened | CasePutOnHold | CaseQueued | CaseReleased | CaseReopened | CaseResumed | CaseTransferred | CaseTriaged | ChangeCapacity | ChangePresence | ClaimCase | ClockTicked | CloseCase | CommandRefused | ContactsLinked | ContactsUnlinked | DeliveryStatusChanged | ErasureCompleted | ErasureRequested | InputDeadLettered | MessageReceived | MessageSent | PutCaseOnHold | RoutingDecided | SendReply | SlaBreached | SlaMet | SlaPaused | SlaPolicyChanged | SlaResumed | SlaStarted | SlaWarned | TransferCase
 
 EVENT_TYPES: dict[str, Any] = {
     "AgentCapacityChanged": AgentCapacityChanged,
@@ -2155,6 +2190,7 @@ EVENT_TYPES: dict[str, Any] = {
     "CaseTriaged": CaseTriaged,
     "ChangeCapacity": ChangeCapacity,
     "ChangePresence": ChangePresence,
+    "ClaimCase": ClaimCase,
     "ClockTicked": ClockTicked,
     "CloseCase": CloseCase,
     "CommandRefused": CommandRefused,

@@ -1,4 +1,5 @@
-"""Agents' commands to the router: transfer a case, change presence, change capacity.
+"""Agents' commands to the router: transfer a case, take a waiting case, change presence,
+change capacity.
 
 The router decides them in its one ordered stream, against the same state it routes with, so
 a transfer never lands on an agent whose last free place was just taken. `accept` writes the
@@ -15,6 +16,11 @@ held by the agent who asks (`not_your_case`), the queue must be configured
 someone else, known to the router (`invalid`), available (`agent_offline`) and below
 capacity (`over_capacity`). The receiving agent's areas
 and skills are not checked: a transfer is a person's explicit choice, as for a transfer fact.
+ClaimCase (`take`): the case must be waiting (else `not_waiting` when someone holds it,
+`case_closed`, `no_such_case`), the agent in the pool of its queue's current step or an
+earlier one with its skills (`not_eligible`; presence does not matter, they are acting),
+and below capacity (`over_capacity`); accepted, it is a manual RoutingDecided and
+CaseAssigned (`claims.claim`).
 ChangePresence: any presence but `unknown`. ChangeCapacity: 0 to MAX_CAPACITY. Otherwise
 `invalid`. A redelivered command never reaches `accept`: the router drops any event whose id
 it processed.
@@ -32,11 +38,13 @@ from schemas.events import (
     CaseTransferred,
     ChangeCapacity,
     ChangePresence,
+    ClaimCase,
     CommandRefused,
     RefusalReason,
     TransferCase,
 )
 from schemas.personal import Erased
+from streams.routing.claims import ClaimRefused, claim
 from streams.routing.outputs import Run
 from streams.routing.policies import view
 from streams.routing.state import RouterCommand
@@ -48,7 +56,7 @@ RouterFact = CaseTransferred | AgentPresenceChanged | AgentCapacityChanged
 Refusal = tuple[RefusalReason, str]
 
 
-def accept(run: Run, command: RouterCommand) -> RouterFact | None:
+def accept(run: Run, command: TransferCase | ChangePresence | ChangeCapacity) -> RouterFact | None:
     """Write the command's fact, or its refusal, into `run`; the fact, None when refused."""
     if isinstance(command, TransferCase):
         decided: RouterFact | Refusal = _transfer(run, command)
@@ -61,6 +69,46 @@ def accept(run: Run, command: RouterCommand) -> RouterFact | None:
         return None
     run.add(decided)
     return decided
+
+
+def take(run: Run, command: ClaimCase) -> None:
+    """Write the claim's decision and assignment into `run`, or its refusal."""
+    outcome = claim(
+        run.state,
+        command.case_id,
+        command.agent_id,
+        run.at,
+        run.config,
+        command_id=run.cause_id,
+        correlation_id=run.correlation_id,
+    )
+    if not isinstance(outcome, ClaimRefused):
+        for event in outcome:  # the same ids `run` would give: the command is their cause
+            run.add(event)
+        return
+    state, case_id = run.state, command.case_id
+    refusal: Refusal
+    if outcome.reason == "over_capacity":
+        agent = view(state, run.config, command.agent_id)
+        refusal = (
+            "over_capacity",
+            f"agent {command.agent_id} holds {agent.open_cases} of {agent.capacity} cases",
+        )
+    elif outcome.reason == "not_eligible":
+        refusal = (
+            "not_eligible",
+            (
+                f"agent {command.agent_id} is not in the pool of case {case_id}'s queue at its "
+                "escalation step, or lacks the queue's skills"
+            ),
+        )
+    elif (holder := state.assignments.get(case_id)) is not None:
+        refusal = "not_waiting", f"case {case_id} is held by agent {holder}"
+    elif case_id in state.closed:
+        refusal = "case_closed", f"case {case_id} is closed"
+    else:
+        refusal = "no_such_case", f"the router has no waiting case {case_id}"
+    run.add(_refused(run, command, *refusal))
 
 
 def _transfer(run: Run, command: TransferCase) -> CaseTransferred | Refusal:
@@ -161,7 +209,7 @@ def _capacity(run: Run, command: ChangeCapacity) -> AgentCapacityChanged | Refus
 def _refused(
     run: Run, command: RouterCommand, reason: RefusalReason, detail: str
 ) -> CommandRefused:
-    transfer = command if isinstance(command, TransferCase) else None
+    transfer = command if isinstance(command, TransferCase | ClaimCase) else None
     return CommandRefused(
         event_id=run.next_id(),
         occurred_at=run.at,

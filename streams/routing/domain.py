@@ -38,6 +38,7 @@ from schemas.events import (
     CaseTriaged,
     ChangeCapacity,
     ChangePresence,
+    ClaimCase,
     ClockTicked,
     QueueReason,
     RoutingRule,
@@ -138,6 +139,8 @@ def _react(run: Run, before: RouterState, event: RouterInput) -> None:
             _route_waiting(run, {})
         case ClockTicked():
             _escalate(run)
+        case ClaimCase():
+            commands.take(run, event)  # assigned, or refused: nothing else moves
         case TransferCase() | ChangePresence() | ChangeCapacity():
             fact = commands.accept(run, event)
             if fact is not None:  # then exactly what the same fact from the log would do

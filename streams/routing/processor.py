@@ -20,6 +20,7 @@ from schemas.events import (
     CaseTriaged,
     ChangeCapacity,
     ChangePresence,
+    ClaimCase,
     TransferCase,
 )
 from streams.routing import domain
@@ -41,6 +42,7 @@ _INPUTS = (
     TransferCase,
     ChangePresence,
     ChangeCapacity,
+    ClaimCase,
 )
 
 

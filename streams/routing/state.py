@@ -34,6 +34,7 @@ from schemas.events import (
     CaseTriaged,
     ChangeCapacity,
     ChangePresence,
+    ClaimCase,
     ClockTicked,
     CommandRefused,
     Presence,
@@ -44,7 +45,7 @@ from schemas.events import (
 from streams.shared.frozen import replace
 from streams.shared.recent import RecentIds
 
-RouterCommand = TransferCase | ChangePresence | ChangeCapacity
+RouterCommand = TransferCase | ChangePresence | ChangeCapacity | ClaimCase
 """Agents' commands the router decides (streams.routing.commands)."""
 RouterInput = (
     CaseTriaged
@@ -185,7 +186,7 @@ def _apply(state: RouterState, event: RouterEvent) -> RouterState:  # noqa: PLR0
             return _agent_changed(state, event)
         case ClockTicked() | CommandRefused():
             return state
-        case TransferCase() | ChangePresence() | ChangeCapacity():
+        case TransferCase() | ChangePresence() | ChangeCapacity() | ClaimCase():
             return state  # a command changes state only through the fact it is accepted into
 
 

@@ -41,14 +41,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from schemas.envelope import derive_event_id
 from schemas.events import EVENT_TYPES, ClockTicked, InputDeadLettered
-from streams.shared import snapshots
+from streams.shared import changelog, snapshots
 from streams.shared.contract import Contract
+from streams.shared.cores import Core, PartitionContext, reads_of
 from streams.shared.errors import BadInput
 from streams.shared.events import EventRoute, Received, Rejected, TopicRoute
 from streams.shared.kafka import TopicSpec, ensure_topics, make_consumer, make_producer
@@ -56,65 +57,9 @@ from streams.shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 S = TypeVar("S")
-C = TypeVar("C")
 DEAD_LETTER_TOPIC = "acolhe.deadletter"
 MAX_IN_FLIGHT = 50_000  # outputs awaiting acks before a batch waits for them
 _HEAP_SLACK = 1024  # superseded alarms tolerated (beyond twice the live ones) before a rebuild
-
-
-class Core(Protocol[S]):
-    """What the runtime needs of a processor's pure core."""
-
-    name: str
-    state_type: type[S]
-
-    def key_of(self, event: Any) -> str | None:
-        """The state key an input event belongs to (None: not for this processor)."""
-        ...
-
-    def initial(self, key: str) -> S: ...
-
-    def handle(self, state: S, event: Any) -> tuple[S | None, list[Any]]:
-        """The key's new state (None: nothing left to keep, the key is deleted and a
-        tombstone written to the changelog) and the events to publish."""
-        ...
-
-    def wakes_at(self, state: S) -> datetime | None:
-        """When a tick must next visit this key; None: only its own events concern it."""
-        ...
-
-
-class PartitionContext(Protocol[C]):
-    """What a core needs when it keeps a context shared by every key of a partition (the
-    SLA policy in force, say): events that change it (`changes_context`) reach every key of
-    the partition, in log order like everything else, and each key is handled with the
-    context as it stood at that point of the log."""
-
-    context_type: type[C]
-
-    def initial_context(self) -> C: ...
-
-    def changes_context(self, event: Any) -> bool: ...
-
-    def evolve_context(self, context: C, event: Any) -> C: ...
-
-    def handle_in(self, context: C, state: Any, event: Any) -> tuple[Any, list[Any]]: ...
-
-
-CONTEXT_KEY = "\x00context"
-"""The changelog key of a partition's context (no state key starts with a NUL)."""
-
-
-def reads_of(core: object) -> frozenset[str] | None:
-    """The event types a core declares it reads (`reads`), ticks included; None: all.
-
-    The runtime peeks at every record (type, id and time from the first bytes, about 4 µs)
-    and decodes only these: on the conversations topic most records are delivery statuses
-    that no decision depends on, and decoding one (personal fields opened) costs ten times
-    the peek.
-    """
-    reads = getattr(core, "reads", None)
-    return None if reads is None else frozenset(reads) | {"ClockTicked"}
 
 
 @dataclass
@@ -427,26 +372,19 @@ class Processor(Generic[S]):
         large state (the router's) once a second instead of once a batch.
         """
         await self._settle()
-        pending = [
-            await self._producer.send(
-                self.changelog_topic,
-                value=None if state is None else snapshots.dump(state),
-                key=key.encode(),
-                partition=partition,
-            )
-            for (partition, key), state in self._dirty.items()
-        ]
-        for partition in sorted(self._dirty_contexts):
-            if partition in self.contexts:
-                pending.append(
-                    await self._producer.send(
-                        self.changelog_topic,
-                        value=snapshots.dump(self.contexts[partition]),
-                        key=CONTEXT_KEY.encode(),
-                        partition=partition,
-                    )
-                )
-        await asyncio.gather(*pending)
+        await changelog.write(
+            self._producer,
+            self.changelog_topic,
+            {
+                at: None if state is None else snapshots.dump(state)
+                for at, state in self._dirty.items()
+            },
+            {
+                p: snapshots.dump(self.contexts[p])
+                for p in self._dirty_contexts
+                if p in self.contexts
+            },
+        )
         if self._uncommitted:
             await self._consumer.commit(self._uncommitted)
         self._dirty.clear()
@@ -490,52 +428,32 @@ class Processor(Generic[S]):
             self.contexts.pop(tp.partition, None)
 
     async def restore(self, assigned: Sequence[TopicPartition]) -> None:
-        reader = make_consumer(
+        """The states (and context) of these partitions, read back from the changelog."""
+        found = await changelog.read(
             self.kafka,
-            group_id=None,
-            isolation_level="read_uncommitted",
-            max_partition_fetch_bytes=self.max_snapshot_bytes + 65536,
+            self.changelog_topic,
+            [tp.partition for tp in assigned],
+            max_record_bytes=self.max_snapshot_bytes + 65536,
         )
-        await reader.start()
-        try:
-            parts = [TopicPartition(self.changelog_topic, tp.partition) for tp in assigned]
-            reader.assign(parts)
-            ends = await reader.end_offsets(parts)
-            for p in parts:
-                await reader.seek_to_beginning(p)
-            remaining = {p for p in parts if ends[p] > 0}
-            restored: dict[int, dict[str, S]] = {p.partition: {} for p in parts}
-            while remaining:
-                for p, messages in (await reader.getmany(*remaining, timeout_ms=500)).items():
-                    for m in messages:
-                        self._restore_one(restored[p.partition], p.partition, m)
-                    if await reader.position(p) >= ends[p]:
-                        remaining.discard(p)
-            self.states.update(restored)
-            for partition, states in restored.items():
-                wakes = {k: w for k, st in states.items() if (w := self.core.wakes_at(st))}
-                alarms = [(w, k) for k, w in wakes.items()]
-                heapq.heapify(alarms)
-                self.alarms[partition] = alarms
-                self.wakes[partition] = wakes
-            log.info(
-                "state restored",
-                extra={"partitions": sorted(restored), "keys": sum(map(len, restored.values()))},
-            )
-        finally:
-            await reader.stop()
-
-    def _restore_one(self, states: dict[str, S], partition: int, message: Any) -> None:
-        key = message.key.decode()
-        if key == CONTEXT_KEY:
-            if self._context_core is not None and message.value is not None:
+        for partition, (raw_states, raw_context) in found.items():
+            states = {
+                key: snapshots.load(self.core.state_type, value)
+                for key, value in raw_states.items()
+            }
+            if raw_context is not None and self._context_core is not None:
                 self.contexts[partition] = snapshots.load(
-                    self._context_core.context_type, message.value
+                    self._context_core.context_type, raw_context
                 )
-        elif message.value is None:
-            states.pop(key, None)  # a tombstone: the key's state was deleted
-        else:
-            states[key] = snapshots.load(self.core.state_type, message.value)
+            wakes = {k: w for k, st in states.items() if (w := self.core.wakes_at(st))}
+            alarms = [(w, k) for k, w in wakes.items()]
+            heapq.heapify(alarms)
+            self.states[partition] = states
+            self.alarms[partition] = alarms
+            self.wakes[partition] = wakes
+        log.info(
+            "state restored",
+            extra={"partitions": sorted(found), "keys": sum(len(s) for s, _ in found.values())},
+        )
 
     async def _input_partitions(self) -> int:
         from streams.shared.kafka import topic_partitions

@@ -24,6 +24,7 @@ from schemas.events import (
     CaseTriaged,
     ChangeCapacity,
     ChangePresence,
+    ClaimCase,
     ClockTicked,
     Presence,
     Priority,
@@ -277,6 +278,17 @@ def ask_capacity(agent_id: str, value: int, *, minute: float = 0) -> ChangeCapac
         correlation_id=f"agent-{agent_id}",
         agent_id=agent_id,
         capacity=value,
+    )
+
+
+def ask_claim(case_id: str, by: str, *, minute: float = 0) -> ClaimCase:
+    return ClaimCase(
+        event_id=f"ask-claim-{case_id}-{by}-{minute}",
+        occurred_at=at(minute),
+        correlation_id=f"flow-{case_id}",
+        case_id=case_id,
+        agent_id=by,
+        contact_id=f"contact-of-{case_id}",
     )
 
 

@@ -23,6 +23,7 @@ from streams.routing.processor import ROUTER_KEY, RoutingCore
 from .builders import (
     CONFIG,
     ask_capacity,
+    ask_claim,
     ask_presence,
     ask_transfer,
     assignments,
@@ -319,3 +320,61 @@ def test_the_router_reads_the_commands_from_its_stream_under_its_one_key() -> No
 
     assert {"TransferCase", "ChangePresence", "ChangeCapacity"} <= core.reads
     assert {core.key_of(c) for c in commands} == {ROUTER_KEY}
+
+
+# -- ClaimCase -----------------------------------------------------------------------------
+
+
+def test_an_agent_takes_a_case_from_a_manual_queue_by_command() -> None:
+    state = given(online("ana"), triaged("c1", "other"))  # "other" goes to the manual queue
+
+    outputs = when(state, ask_claim("c1", "ana", minute=5))
+
+    assert assignments(outputs) == [("c1", "ana")]
+    decision = only_decision(outputs)
+    assert (decision.rule, decision.reason, decision.waited_ms) == (
+        "manual",
+        "manual_take",
+        300_000,
+    )
+    after_claim, _ = handle(state, ask_claim("c1", "ana", minute=5), CONFIG)
+    assert dict(after_claim.assignments) == {"c1": "ana"}
+    assert "c1" not in after_claim.waiting
+
+
+@pytest.mark.parametrize(
+    ("facts", "case_id", "agent_id", "reason"),
+    [
+        ((online("ana"), triaged("c1", "other")), "c9", "ana", "no_such_case"),
+        ((online("ana", "bia"), triaged("c1")), "c1", "bia", "not_waiting"),  # Ana holds it
+        (
+            (online("ana"), triaged("c1", "other"), closed("c1", minute=1)),
+            "c1",
+            "ana",
+            "case_closed",
+        ),
+        ((online("ana"), capacity("ana", 0), triaged("c1", "other")), "c1", "ana", "over_capacity"),
+        ((online("ana"), triaged("c1", "violencia_domestica")), "c1", "ana", "not_eligible"),
+    ],
+)
+def test_a_claim_is_refused_with_the_reason_and_assigns_nothing(
+    facts: tuple[RouterInput, ...], case_id: str, agent_id: str, reason: RefusalReason
+) -> None:
+    state = given(*facts)
+
+    outputs = when(state, ask_claim(case_id, agent_id, minute=2))
+
+    assert refusal(outputs)[0] == reason
+    assert isinstance(outputs[0], CommandRefused)
+    assert (outputs[0].command, outputs[0].case_id) == ("ClaimCase", case_id)
+
+
+def test_a_redelivered_claim_assigns_once() -> None:
+    state = given(online("ana"), triaged("c1", "other"))
+    command = ask_claim("c1", "ana", minute=5)
+
+    state, first = handle(state, command, CONFIG)
+    _, again = handle(state, command, CONFIG)
+
+    assert assignments(first) == [("c1", "ana")]
+    assert again == []
