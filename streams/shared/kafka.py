@@ -6,6 +6,7 @@ record twice and an acknowledged record is on every in-sync replica.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -80,8 +81,16 @@ def make_consumer(
     return AIOKafkaConsumer(*topics, **options)
 
 
-async def ensure_topics(kafka: KafkaSettings, specs: Iterable[TopicSpec]) -> None:
-    """Create the topics that do not exist yet; existing ones are left as they are."""
+async def ensure_topics(
+    kafka: KafkaSettings, specs: Iterable[TopicSpec], *, ready_within_s: float = 30.0
+) -> None:
+    """Create the topics that do not exist yet (existing ones are left as they are), then
+    wait until every partition of every topic asked for has a leader.
+
+    Creating a topic only starts its leader elections: a producer that sends at once can
+    find partitions without a leader and, on a fresh cluster, give up on them. Waiting here
+    makes "declared" mean "ready to write"."""
+    specs = list(specs)
     admin = AIOKafkaAdminClient(**kafka.client_options())
     try:
         await admin.start()
@@ -95,10 +104,32 @@ async def ensure_topics(kafka: KafkaSettings, specs: Iterable[TopicSpec]) -> Non
             # Created concurrently by another process: that is what we wanted.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
+        await _wait_for_leaders(admin, [s.name for s in specs], ready_within_s)
     except KafkaError as exc:
         raise RetriableInfrastructureError(f"could not declare Kafka topics: {exc!r}") from exc
     finally:
         await admin.close()
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], within_s: float) -> None:
+    deadline = asyncio.get_running_loop().time() + within_s
+    while True:
+        described = await admin.describe_topics(names) if names else []
+        waiting = sorted(
+            entry["topic"]
+            for entry in described
+            if entry["error_code"] != 0
+            or not entry["partitions"]
+            or any(p["leader"] < 0 for p in entry["partitions"])
+        )
+        if not waiting:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise RetriableInfrastructureError(
+                f"Kafka topics {', '.join(waiting)} have partitions without a leader after "
+                f"{within_s:.0f} s; check the broker's log (acolhe stack status)"
+            )
+        await asyncio.sleep(0.1)
 
 
 async def delete_topics(kafka: KafkaSettings, names: Iterable[str]) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from aiokafka.structs import TopicPartition
 
 from schemas.events import AgentPresenceChanged, CaseClosed, MessageReceived, SendReply
-from streams.cli.run import CONVERSATIONS, ROUTING, SLA
+from streams.cli.run import COMMANDS, CONVERSATIONS, ROUTING, SLA
 from streams.shared.contract import Contract
 from streams.shared.kafka import TopicSpec, ensure_topics, make_consumer, make_producer
 from streams.shared.settings import Settings
@@ -27,7 +27,12 @@ async def test_an_urgent_message_is_assigned_by_the_running_services(
 ) -> None:
     await ensure_topics(
         settings.kafka,
-        [TopicSpec(CONVERSATIONS, 12), TopicSpec(ROUTING, 1), TopicSpec(SLA, 12)],
+        [
+            TopicSpec(CONVERSATIONS, 12),
+            TopicSpec(ROUTING, 1),
+            TopicSpec(SLA, 12),
+            TopicSpec(COMMANDS, 6),
+        ],
     )
     contract = await Contract.open(settings)
     consumer = make_consumer(settings.kafka, group_id=None)
