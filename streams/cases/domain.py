@@ -92,6 +92,28 @@ def handle(
     return state, outputs
 
 
+REDELIVERY_HORIZON: Final = timedelta(days=7)
+"""How long after a message a provider may still deliver it again (Meta retries webhooks for
+days): a contact is not forgotten before its last message is this old, or a late copy would
+open a new case."""
+
+
+def forget_at(state: ContactState, policy: LifecyclePolicy) -> datetime | None:
+    """When the contact may be forgotten (its state dropped): its last case closed, the
+    reopening window over, and its last message past the redelivery horizon. None while a
+    case is open. Keeping every citizen ever served would grow without end, and personal
+    data (the contact's address) must not outlive its use (LGPD art. 16)."""
+    case = state.case
+    if case is None or case.is_open or case.closed_at is None:
+        return None
+    last_message = max((m.received_at for m in state.seen_messages), default=case.closed_at)
+    return max(
+        case.closed_at + policy.reopen_window,
+        case.closed_at + REDELIVERY_HORIZON,
+        last_message + REDELIVERY_HORIZON,
+    )
+
+
 def next_deadline(state: ContactState, policy: LifecyclePolicy) -> datetime | None:
     """When the next inactivity step comes due, if any: lets the shell deliver ticks only to
     the contacts that have something due, instead of to every contact."""

@@ -50,7 +50,13 @@ def initial(contact_id: str) -> ConversationState:
 
 def handle(
     state: ConversationState, event: Any, policy: LifecyclePolicy, flow: Flow
-) -> tuple[ConversationState, list[Output]]:
+) -> tuple[ConversationState | None, list[Output]]:
+    """The contact's next state and the outputs; None when the contact is forgotten (a tick
+    past `cases.forget_at`, no dialogue under way): the shell deletes its state."""
+    if isinstance(event, ClockTicked) and state.triage is None:
+        forget = cases.forget_at(state.contact, policy)
+        if forget is not None and event.tick_at >= forget:
+            return None, []
     before = state.contact.case.case_id if state.contact.case is not None else None
     contact, case_outputs = cases.handle(state.contact, event, policy)
     after = contact.case.case_id if contact.case is not None else None
@@ -73,8 +79,12 @@ def handle(
 
 
 def wakes_at(state: ConversationState, policy: LifecyclePolicy) -> datetime | None:
-    """When a tick must next visit this contact (an inactivity step comes due)."""
-    return cases.next_deadline(state.contact, policy)
+    """When a tick must next visit this contact: an inactivity step comes due, or, once its
+    case is closed, the contact may be forgotten."""
+    due = cases.next_deadline(state.contact, policy)
+    if due is None and state.triage is None:
+        return cases.forget_at(state.contact, policy)
+    return due
 
 
 def _for_triage(event: Any, case_outputs: list[Output]) -> list[Any]:

@@ -32,7 +32,7 @@ class ConversationCore:
 
     def handle(
         self, state: core.ConversationState, event: Any
-    ) -> tuple[core.ConversationState, list[Any]]:
+    ) -> tuple[core.ConversationState | None, list[Any]]:
         return core.handle(state, event, self.policy, self.flow)
 
     def wakes_at(self, state: core.ConversationState) -> datetime | None:

@@ -33,12 +33,13 @@ FLOW = load_flow()
 def run(
     events: Iterable[Any], state: ConversationState | None = None
 ) -> tuple[ConversationState, list[Any]]:
-    state = state or initial("contact-1")
+    current = state or initial("contact-1")
     out: list[Any] = []
     for event in events:
-        state, produced = handle(state, event, POLICY, FLOW)
+        after, produced = handle(current, event, POLICY, FLOW)
         out.extend(produced)
-    return state, out
+        current = after if after is not None else initial(current.contact.contact_id)
+    return current, out
 
 
 def names(events: Iterable[Any]) -> list[str]:
@@ -129,7 +130,9 @@ def test_silence_in_triage_gets_a_reminder_then_an_auto_close() -> None:
     assert closes[0].contact_id == "contact-1"
     assert closes[0].reason == "auto_closed_inactivity"
     assert any(isinstance(e, MessageSent) for e in out)  # the citizen is told, never silently
-    assert wakes_at(state, POLICY) is None
+    # No inactivity step is left; the next visit is to forget the contact, once a reopening
+    # is no longer possible.
+    assert wakes_at(state, POLICY) == later + POLICY.reopen_window
 
 
 @settings(max_examples=60, deadline=None)
@@ -243,3 +246,54 @@ def test_an_accepted_close_ends_the_bots_dialogue() -> None:
 
     assert names(out) == ["CaseClosed"]
     assert after.triage is None  # the bot stopped, and its personal data is gone
+
+
+def test_a_contact_is_forgotten_once_its_case_is_closed_and_the_windows_are_over() -> None:
+    # Every citizen ever served would otherwise stay in memory, address included.
+    citizen = Citizen()
+    state, out = run([citizen.says("Oi, preciso de ajuda com a pensão do meu filho")])
+    case_id = out[0].case_id
+    closed_at = T0 + timedelta(hours=1)
+    state, _ = run([closed(case_id, closed_at)], state)
+    forget = wakes_at(state, POLICY)
+    assert forget is not None
+    assert forget >= closed_at + POLICY.reopen_window
+
+    before, _ = handle(state, tick(forget - timedelta(seconds=1)), POLICY, FLOW)
+    after, outputs = handle(state, tick(forget), POLICY, FLOW)
+
+    assert before is not None  # not yet: a reopening or a late copy may still come
+    assert (after, outputs) == (None, [])
+
+
+def test_an_open_case_keeps_its_contact_remembered() -> None:
+    citizen = Citizen()
+    state, _ = run([citizen.says("Oi, preciso de ajuda com a pensão do meu filho")])
+
+    after, _ = handle(state, tick(T0 + timedelta(days=365)), POLICY, FLOW)
+
+    assert after is not None
+
+
+def tick(at: Any) -> ClockTicked:
+    return ClockTicked(
+        event_id=f"tick-{at.isoformat()}",
+        occurred_at=at,
+        correlation_id="timer",
+        source="timer",
+        sequence=int(at.timestamp()),
+        tick_at=at,
+        interval_ms=1000,
+    )
+
+
+def closed(case_id: str, at: Any) -> CaseClosed:
+    return CaseClosed(
+        event_id=f"closed-{case_id}",
+        occurred_at=at,
+        correlation_id=f"closed-{case_id}",
+        case_id=case_id,
+        reason="resolved",
+        closed_by_agent_id="ana",
+        contact_id="contact-1",
+    )
