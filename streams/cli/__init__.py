@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from streams.cli import demo, doctor, run, sla, stack
+from streams.cli import demo, doctor, projections, run, sla, stack
 from streams.cli import schemas as schemas_cmd
 from streams.shared.errors import AcolheError, ConfigurationError
 
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.register(sub)
     schemas_cmd.register(sub)
     sla.register(sub)
+    projections.register(sub)
     settings = sub.add_parser("settings", help="print the settings in force (secrets masked)")
     settings.set_defaults(handler=_print_settings)
     return parser

@@ -1,0 +1,12 @@
+"""streams.projections: the read model agent apps query, filled from the log.
+
+- `sqltext`: schema names, identifier quoting and the `{schema}` placeholder (pure);
+- `migrations`: the read model's versioned SQL migrations (`sql/NNNN_name.sql`), applied
+  by acolhe itself in order, one transaction each, under a per-schema advisory lock;
+- `queries`: the queries an agent app runs on the read model, as named constants (shown
+  in docs/read-model.md, run against a migrated schema by the tests);
+- `writer`: one batch of projected rows and the offsets they came from, in one
+  transaction (COPY into staging, upsert newer versions only).
+
+The projector that fills the tables comes in the next slices (see docs/read-model.md).
+"""
