@@ -27,8 +27,12 @@ VERSION = "version"
 
 @dataclass(frozen=True)
 class Upsert:
-    """One row to insert or update: `key` names its primary-key columns; `row` holds every
-    column written, `version` included."""
+    """One row to insert or update: `key` names its primary-key columns; `row` holds the
+    row's whole state as the projector knows it, `version` included.
+
+    Whole rows, never partial ones: the writer keeps only the newest row of each key, so a
+    partial row would drop what an older one of the same batch changed in other columns.
+    A batch's rows for one table must all have the same columns (ValueError otherwise)."""
 
     table: str
     key: tuple[str, ...]
@@ -50,13 +54,19 @@ def quote(name: str) -> str:
 
 
 def newest(upserts: Iterable[Upsert]) -> dict[tuple[str, tuple[str, ...]], list[Upsert]]:
-    """Per (table, columns): the newest upsert of each key (highest version; the later one
-    on a tie), in first-seen key order."""
+    """Per table (with its columns): the newest upsert of each key (highest version; the
+    later one on a tie), in first-seen key order."""
     groups: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], Upsert]] = {}
+    shapes: dict[str, tuple[str, ...]] = {}
     for upsert in upserts:
         columns = tuple(upsert.row)
         if VERSION not in upsert.row:
             raise ValueError(f"a row for {upsert.table} has no {VERSION} column")
+        if shapes.setdefault(upsert.table, columns) != columns:
+            raise ValueError(
+                f"rows for {upsert.table} with different columns in one batch: "
+                f"{shapes[upsert.table]} and {columns}; write whole rows"
+            )
         rows = groups.setdefault((upsert.table, columns), {})
         key = tuple(upsert.row[k] for k in upsert.key)
         kept = rows.get(key)

@@ -58,7 +58,11 @@ async def test_a_batch_that_fails_leaves_neither_rows_nor_offsets(pg: Any, table
     await write(pg, tables, [case("c1", "queued", 1)], [Position("t", 0, 2)], projector="p")
     broken = [
         case("c2", "queued", 5),
-        Upsert("cases", ("case_id",), {"case_id": "c3", "status": None, "version": 6}),
+        Upsert(
+            "cases",
+            ("case_id",),
+            {"case_id": "c3", "status": None, "agent_id": None, "version": 6},
+        ),
     ]
 
     with pytest.raises(Exception, match="null value"):
@@ -66,3 +70,14 @@ async def test_a_batch_that_fails_leaves_neither_rows_nor_offsets(pg: Any, table
 
     assert await rows(pg, tables) == [("c1", "queued", None, 1)]
     assert await stored_positions(pg, tables, "p") == {("t", 0): 2}
+
+
+async def test_partial_rows_are_refused_before_anything_is_written(pg: Any, tables: str) -> None:
+    # Keeping only the newest row of a key is right for whole rows only: a partial row
+    # would drop what an older row of the batch set in other columns.
+    partial = Upsert("cases", ("case_id",), {"case_id": "c1", "status": "closed", "version": 9})
+
+    with pytest.raises(ValueError, match="write whole rows"):
+        await write(pg, tables, [case("c1", "assigned", 8, "ana"), partial], [], projector="p")
+
+    assert await rows(pg, tables) == []
