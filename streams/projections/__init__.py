@@ -6,7 +6,10 @@
 - `queries`: the queries an agent app runs on the read model, as named constants (shown
   in docs/read-model.md, run against a migrated schema by the tests);
 - `writer`: one batch of projected rows and the offsets they came from, in one
-  transaction (COPY into staging, upsert newer versions only).
+  transaction (COPY into staging, upsert newer versions only);
+- `rows`: the pure fold of events into whole `sla_clocks` and `agents` rows;
+- `projector`: the SLA clocks' projector (acolhe.sla into sla_clocks), seeking to the
+  offsets stored with its rows.
 
-The projector that fills the tables comes in the next slices (see docs/read-model.md).
+The projectors of the other tables come in the next slices (see docs/read-model.md).
 """

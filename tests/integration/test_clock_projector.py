@@ -1,0 +1,156 @@
+"""SLA clocks projected into Postgres exactly once: a projector stopped half-way and started
+again leaves the same rows as one that never stopped, and a projector starts from the
+offsets stored with its rows, not from Kafka's committed offsets."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiokafka import TopicPartition
+
+from streams.projections.projector import ClockProjector
+from streams.shared.contract import Contract
+from streams.shared.events import TopicRoute
+from streams.shared.kafka import (
+    TopicSpec,
+    delete_topics,
+    ensure_topics,
+    make_consumer,
+    make_producer,
+)
+from streams.shared.settings import Settings
+from streams.sla.processor import PolicyContext, SlaCore
+from tests.integration.test_sla_processor import timeline
+from tests.unit.sla import builders as b
+
+PARTITIONS = 3
+
+
+def sla_events() -> list[Any]:
+    """What the SLA clocks write for the timeline of test_sla_processor: 30 cases, ticks,
+    one change of policy."""
+    core = SlaCore(b.POLICY)
+    context = PolicyContext()
+    states: dict[str, Any] = {}
+    out: list[Any] = []
+    for _, kind, event in timeline():
+        if kind == "keyed":
+            keys = [event.contact_id]
+        else:
+            if core.changes_context(event):
+                context = core.evolve_context(context, event)
+            keys = sorted(states)
+        for key in keys:
+            state, produced = core.handle_in(context, states.get(key) or core.initial(key), event)
+            out.extend(produced)
+            if state is None:
+                states.pop(key, None)
+            else:
+                states[key] = state
+    return out
+
+
+@pytest.fixture
+async def sla_topic(settings: Settings) -> AsyncIterator[str]:
+    name = f"test.sla.proj.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(settings.kafka, [TopicSpec(name, PARTITIONS)])
+    yield name
+    await delete_topics(settings.kafka, [name])
+
+
+async def publish(settings: Settings, contract: Contract, topic: str, events: list[Any]) -> None:
+    producer = make_producer(settings.kafka)
+    await producer.start()
+    try:
+        routes = {e.NAME: TopicRoute(topic, "case_id") for e in events}
+        publisher = contract.publisher(producer, source="/test", routes=routes)
+        await publisher.publish_many([(e.NAME, e.to_record()) for e in events])
+    finally:
+        await producer.stop()
+
+
+async def project(proj: ClockProjector, until: dict[tuple[str, int], int]) -> None:
+    """Step until the positions stored with the rows reach `until` in every partition."""
+
+    async def loop() -> None:
+        while True:
+            stored = await proj.positions()
+            if all(stored.get(tp, 0) >= end for tp, end in until.items()):
+                return
+            await proj.step(timeout_ms=500)
+
+    await asyncio.wait_for(loop(), timeout=60)
+
+
+async def ends(settings: Settings, topic: str) -> dict[tuple[str, int], int]:
+    consumer = make_consumer(settings.kafka, group_id=None)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        found = await consumer.end_offsets(parts)
+        return {(tp.topic, tp.partition): offset for tp, offset in found.items()}
+    finally:
+        await consumer.stop()
+
+
+async def table(pg: Any, schema: str) -> list[tuple[Any, ...]]:
+    found = await pg.fetch(f'SELECT * FROM "{schema}".sla_clocks ORDER BY clock_id')
+    return [tuple(v for k, v in r.items() if k != "updated_at") for r in found]
+
+
+async def test_a_restarted_projector_leaves_the_rows_an_uninterrupted_one_would(
+    settings: Settings, contract: Contract, sla_topic: str, pg: Any
+) -> None:
+    events = sla_events()
+    await publish(settings, contract, sla_topic, events)
+    end = await ends(settings, sla_topic)
+    half = {tp: offset // 2 for tp, offset in end.items()}
+    run = uuid.uuid4().hex[:8]
+    whole, halves = f"t_proj_whole_{run}", f"t_proj_halves_{run}"
+    try:
+        one = ClockProjector(
+            settings, contract, schema=whole, topic=sla_topic, group_id=f"g1.{run}", max_records=25
+        )
+        await one.start()
+        try:
+            await project(one, end)
+        finally:
+            await one.stop()
+
+        first = ClockProjector(
+            settings, contract, schema=halves, topic=sla_topic, group_id=f"g2.{run}", max_records=25
+        )
+        await first.start()
+        try:
+            await project(first, half)
+        finally:
+            await first.stop()
+        # Another group: Kafka knows nothing of it, the offsets stored with the rows say
+        # where to go on.
+        second = ClockProjector(
+            settings, contract, schema=halves, topic=sla_topic, group_id=f"g3.{run}", max_records=25
+        )
+        await second.start()
+        try:
+            await project(second, end)
+            for _ in range(3):
+                await second.step(timeout_ms=300)  # nothing more comes
+        finally:
+            await second.stop()
+
+        expected = await table(pg, whole)
+        assert len(expected) == len({e.clock_id for e in events})
+        assert await table(pg, halves) == expected
+        statuses = {row[0]: row for row in expected}
+        assert statuses  # every clock has its row
+        breached = await pg.fetchval(
+            f'SELECT count(*) FROM "{whole}".sla_clocks WHERE breached_at IS NOT NULL'
+        )
+        assert breached == sum(1 for e in events if e.NAME == "SlaBreached")
+    finally:
+        for schema in (whole, halves):
+            await pg.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
