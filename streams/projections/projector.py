@@ -1,15 +1,18 @@
-"""The projector of SLA clocks: `acolhe.sla` into the read model's `sla_clocks`, exactly once.
+"""Projectors: a topic of the log into read-model tables, exactly once.
 
-Steps of one batch (the first slice of issue 6's projector; the other tables follow the
-same shape):
+A `Projection` says which events it reads and how a batch of them, in log order, folds into
+whole rows (loading the current rows it needs); the `Projector` runs it. Steps of one batch:
 1. fetch up to `max_records` from the assigned partitions;
 2. decode them; a record that is not an event is logged with its reason and skipped (it
    can change no row);
-3. load the current rows of the clocks the batch touches, in one query;
-4. fold each clock's events over its row in log order (`rows.evolve_clock`; the version is
-   the record's offset, and a clock's events all live in one partition, keyed by case);
-5. write the final rows and the next offset of every partition read, in one transaction
+3. the projection loads the current rows the batch touches and folds the events over them
+   (the version of a row is the offset of the last event applied: a row's events all live
+   in one partition);
+4. write the final rows and the next offset of every partition read, in one transaction
    (`writer.write`).
+
+Projections: `ClockProjection` (acolhe.sla into sla_clocks) and `AgentProjection`
+(acolhe.routing into agents, with agent_holds: who holds each case).
 On start and on every rebalance the consumer seeks each assigned partition to the offset
 stored with the rows (the beginning when none is stored): Kafka's own committed offsets
 are not used, so the rows and the position can never disagree.
@@ -21,14 +24,14 @@ import asyncio
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any, Protocol, get_args
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from schemas.events import EVENT_TYPES
 from streams.projections import rows
 from streams.projections.migrations import migrate
-from streams.projections.writer import Position, stored_positions, write
+from streams.projections.writer import Position, Upsert, quote, stored_positions, write
 from streams.shared.contract import Contract
 from streams.shared.events import Rejected
 from streams.shared.kafka import make_consumer
@@ -37,6 +40,8 @@ from streams.shared.settings import Settings
 
 log = logging.getLogger(__name__)
 SLA_EVENTS = frozenset(t.NAME for t in get_args(rows.SlaEvent))
+AGENT_EVENTS = frozenset(t.NAME for t in get_args(rows.AgentEvent))
+HOLDS = "agent_holds"
 
 
 @dataclass
@@ -47,8 +52,87 @@ class ProjectorStats:
     batches: int = 0
 
 
+class Projection(Protocol):
+    name: str
+    topic: str
+    reads: frozenset[str]
+
+    async def fold(self, conn: Any, schema: str, events: list[tuple[int, Any]]) -> list[Upsert]:
+        """The whole rows after these (offset, event) pairs, in log order."""
+        ...
+
+
+class ClockProjection:
+    """acolhe.sla into sla_clocks (`rows.evolve_clock`)."""
+
+    name = "sla_clocks"
+    topic = "acolhe.sla"
+    reads = SLA_EVENTS
+
+    async def fold(self, conn: Any, schema: str, events: list[tuple[int, Any]]) -> list[Upsert]:
+        by_clock: dict[str, list[tuple[int, Any]]] = defaultdict(list)
+        for offset, event in events:
+            by_clock[event.clock_id].append((offset, event))
+        current = await _rows(conn, schema, rows.SLA_CLOCKS, "clock_id", list(by_clock))
+        out = []
+        for clock_id, mine in by_clock.items():
+            row = current.get(clock_id)
+            for offset, event in mine:
+                row = rows.evolve_clock(row, event, offset)
+            if row is not None:
+                out.append(rows.upsert_clock(row))
+        return out
+
+
+class AgentProjection:
+    """acolhe.routing into agents, and agent_holds (who holds each case: a CaseClosed
+    names no agent) in the same transaction (`rows.fold_agents`)."""
+
+    name = "agents"
+    topic = "acolhe.routing"
+    reads = AGENT_EVENTS
+
+    async def fold(self, conn: Any, schema: str, events: list[tuple[int, Any]]) -> list[Upsert]:
+        cases = sorted({e.case_id for _, e in events if hasattr(e, "case_id")})
+        held = await _rows(conn, schema, HOLDS, "case_id", cases)
+        holders = {c: r["agent_id"] for c, r in held.items() if r["agent_id"] is not None}
+        named = {getattr(e, "agent_id", None) for _, e in events}
+        named |= {getattr(e, "from_agent_id", None) for _, e in events}
+        wanted = sorted(a for a in named | set(holders.values()) if isinstance(a, str))
+        agents, after = rows.fold_agents(
+            await _rows(conn, schema, rows.AGENTS, "agent_id", wanted), holders, events
+        )
+        last: dict[str, int] = {}
+        for offset, event in events:
+            if hasattr(event, "case_id"):
+                last[event.case_id] = offset
+        out = [rows.upsert_agent(row) for row in agents.values() if row["version"] >= 0]
+        out += [
+            Upsert(
+                HOLDS,
+                ("case_id",),
+                {"case_id": case, "agent_id": after.get(case), "version": version},
+            )
+            for case, version in last.items()
+        ]
+        return out
+
+
+async def _rows(
+    conn: Any, schema: str, table: str, key: str, keys: list[str]
+) -> dict[str, dict[str, Any]]:
+    """The current rows of `table` for these keys (names from code, not input)."""
+    if not keys:
+        return {}
+    found = await conn.fetch(
+        f"SELECT * FROM {quote(schema)}.{quote(table)} WHERE {quote(key)} = ANY($1::text[])",
+        keys,
+    )
+    return {r[key]: dict(r) for r in found}
+
+
 class _Seek(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, projector: ClockProjector) -> None:
+    def __init__(self, projector: Projector) -> None:
         self._projector = projector
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
@@ -58,24 +142,25 @@ class _Seek(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._projector.seek(assigned)
 
 
-class ClockProjector:
+class Projector:
     def __init__(
         self,
         settings: Settings,
         contract: Contract,
+        projection: Projection,
         *,
         schema: str = "acolhe_read",
-        topic: str = "acolhe.sla",
-        name: str = "sla_clocks",
+        topic: str | None = None,
         group_id: str | None = None,
         max_records: int = 5000,
     ) -> None:
         self.settings = settings
         self.contract = contract
+        self.projection = projection
         self.schema = schema
-        self.topic = topic
-        self.name = name
-        self.group_id = group_id or f"acolhe.projector.{name}"
+        self.topic = topic or projection.topic
+        self.name = projection.name
+        self.group_id = group_id or f"acolhe.projector.{self.name}"
         self.max_records = max_records
         self.stats = ProjectorStats()
         self._conn: Any = None
@@ -121,7 +206,7 @@ class ClockProjector:
         if not batches:
             return 0
         positions: list[Position] = []
-        by_clock: dict[str, list[tuple[int, Any]]] = defaultdict(list)
+        events: list[tuple[int, Any]] = []
         count = 0
         for tp, messages in batches.items():
             count += len(messages)
@@ -139,30 +224,13 @@ class ClockProjector:
                         },
                     )
                     continue
-                if item.event.name not in SLA_EVENTS:
-                    continue
-                event = EVENT_TYPES[item.event.name].from_record(item.event.record)
-                by_clock[event.clock_id].append((item.offset, event))
+                if item.event.name in self.projection.reads:
+                    event = EVENT_TYPES[item.event.name].from_record(item.event.record)
+                    events.append((item.offset, event))
         async with self._db:
-            current = await self._load(list(by_clock))
-            folded = []
-            for clock_id, events in by_clock.items():
-                row = current.get(clock_id)
-                for offset, event in events:
-                    row = rows.evolve_clock(row, event, offset)
-                if row is not None:
-                    folded.append(rows.upsert_clock(row))
+            folded = await self.projection.fold(self._conn, self.schema, events)
             await write(self._conn, self.schema, folded, positions, projector=self.name)
         self.stats.records += count
         self.stats.rows += len(folded)
         self.stats.batches += 1
         return count
-
-    async def _load(self, clock_ids: list[str]) -> dict[str, dict[str, Any]]:
-        if not clock_ids:
-            return {}
-        found = await self._conn.fetch(
-            f'SELECT * FROM "{self.schema}".{rows.SLA_CLOCKS} WHERE clock_id = ANY($1::text[])',
-            clock_ids,
-        )
-        return {r["clock_id"]: dict(r) for r in found}

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 VERSION = "version"
+TOUCHED = "updated_at"
+"""Set to now() whenever the writer changes a row (every read-model table has it): when the
+projector wrote is not in the log, so it is never part of a row."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,10 @@ async def _upsert(
         staging, records=[tuple(u.row[c] for c in columns) for u in rows], columns=list(columns)
     )
     names = ", ".join(quote(c) for c in columns)
-    updates = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in columns if c not in key)
+    updates = ", ".join(
+        [f"{quote(c)} = EXCLUDED.{quote(c)}" for c in columns if c not in key]
+        + [f"{quote(TOUCHED)} = now()"]
+    )
     await conn.execute(
         f"INSERT INTO {target} ({names}) SELECT {names} FROM {quote(staging)}"
         f" ON CONFLICT ({', '.join(quote(k) for k in key)}) DO UPDATE SET {updates}"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiokafka import TopicPartition
 
-from streams.projections.projector import ClockProjector
+from streams.projections.projector import ClockProjection, Projector
 from streams.shared.contract import Contract
 from streams.shared.events import TopicRoute
 from streams.shared.kafka import (
@@ -73,7 +73,7 @@ async def publish(settings: Settings, contract: Contract, topic: str, events: li
         await producer.stop()
 
 
-async def project(proj: ClockProjector, until: dict[tuple[str, int], int]) -> None:
+async def project(proj: Projector, until: dict[tuple[str, int], int]) -> None:
     """Step until the positions stored with the rows reach `until` in every partition."""
 
     async def loop() -> None:
@@ -112,8 +112,14 @@ async def test_a_restarted_projector_leaves_the_rows_an_uninterrupted_one_would(
     run = uuid.uuid4().hex[:8]
     whole, halves = f"t_proj_whole_{run}", f"t_proj_halves_{run}"
     try:
-        one = ClockProjector(
-            settings, contract, schema=whole, topic=sla_topic, group_id=f"g1.{run}", max_records=25
+        one = Projector(
+            settings,
+            contract,
+            ClockProjection(),
+            schema=whole,
+            topic=sla_topic,
+            group_id=f"g1.{run}",
+            max_records=25,
         )
         await one.start()
         try:
@@ -121,8 +127,14 @@ async def test_a_restarted_projector_leaves_the_rows_an_uninterrupted_one_would(
         finally:
             await one.stop()
 
-        first = ClockProjector(
-            settings, contract, schema=halves, topic=sla_topic, group_id=f"g2.{run}", max_records=25
+        first = Projector(
+            settings,
+            contract,
+            ClockProjection(),
+            schema=halves,
+            topic=sla_topic,
+            group_id=f"g2.{run}",
+            max_records=25,
         )
         await first.start()
         try:
@@ -131,8 +143,14 @@ async def test_a_restarted_projector_leaves_the_rows_an_uninterrupted_one_would(
             await first.stop()
         # Another group: Kafka knows nothing of it, the offsets stored with the rows say
         # where to go on.
-        second = ClockProjector(
-            settings, contract, schema=halves, topic=sla_topic, group_id=f"g3.{run}", max_records=25
+        second = Projector(
+            settings,
+            contract,
+            ClockProjection(),
+            schema=halves,
+            topic=sla_topic,
+            group_id=f"g3.{run}",
+            max_records=25,
         )
         await second.start()
         try:

@@ -16,7 +16,7 @@ async def tables(pg: Any, pg_schema: str) -> str:
         f"""
         CREATE TABLE "{pg_schema}".cases (
             case_id text PRIMARY KEY, status text NOT NULL, agent_id text,
-            version bigint NOT NULL);
+            version bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now());
         CREATE TABLE "{pg_schema}".projection_offsets (
             projector text, topic text, partition int, next_offset bigint NOT NULL,
             PRIMARY KEY (projector, topic, partition));
