@@ -1,4 +1,8 @@
-"""`acolhe projections migrate | status [--schema NAME]`: the read model's schema.
+"""`acolhe projections migrate | status | run PROJECTION [--schema NAME]`: the read model.
+
+`run sla_clocks | agents` projects one topic of the log into its tables until SIGTERM or
+SIGINT (the schema migrated first; every batch commits its rows with its offsets, so a stop
+at any moment loses nothing).
 
 `migrate` applies the pending migrations of streams/projections/sql to the schema (created
 if missing) and prints what it applied; running it again, or from several machines at
@@ -19,7 +23,9 @@ from streams.shared.settings import Settings
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("projections", help="the read model: migrate its schema")
+    parser = sub.add_parser(
+        "projections", help="the read model: migrate its schema, run its projectors"
+    )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     migrate = actions.add_parser("migrate", help="apply the pending read-model migrations")
     _add_schema(migrate)
@@ -34,6 +40,48 @@ def register(sub: Any) -> None:
     status = actions.add_parser("status", help="show applied and pending migrations")
     _add_schema(status)
     status.set_defaults(handler=_status)
+    run = actions.add_parser("run", help="project a topic into its tables until stopped")
+    run.add_argument("projection", choices=sorted(PROJECTIONS))
+    _add_schema(run)
+    run.set_defaults(handler=_run)
+
+
+PROJECTIONS = ("agents", "sla_clocks")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from streams.shared.logs import configure_logging
+
+    settings = Settings.from_env()
+    configure_logging(settings.log_format)
+    asyncio.run(_serve(settings, args.projection, args.schema))
+    return 0
+
+
+async def _serve(settings: Settings, name: str, schema: str) -> None:
+    import signal
+
+    from schemas.catalog import TOPICS
+    from streams.projections.projector import AgentProjection, ClockProjection, Projector
+    from streams.shared.contract import Contract
+    from streams.shared.kafka import TopicSpec, ensure_topics
+
+    projection = AgentProjection() if name == "agents" else ClockProjection()
+    topic = projection.topic
+    await ensure_topics(settings.kafka, [TopicSpec(topic, partitions=TOPICS[topic].partitions)])
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    contract = await Contract.open(settings)
+    projector = Projector(settings, contract, projection, schema=schema)
+    await projector.start()
+    try:
+        while not stop.is_set():
+            await projector.step(timeout_ms=500)
+    finally:
+        await projector.stop()
+        await contract.close()
 
 
 def _add_schema(parser: argparse.ArgumentParser) -> None:
