@@ -7,7 +7,8 @@
   in docs/read-model.md, run against a migrated schema by the tests);
 - `writer`: one batch of projected rows and the offsets they came from, in one
   transaction (COPY into staging, upsert newer versions only);
-- `rows`: the pure fold of events into whole `sla_clocks` and `agents` rows;
+- `rows`, `rows_cases`, `rows_messages`: the pure fold of events into whole rows of
+  `sla_clocks` and `agents`, `cases`, `case_messages`;
 - `projector`: the SLA clocks' projector (acolhe.sla into sla_clocks), seeking to the
   offsets stored with its rows.
 
