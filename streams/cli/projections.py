@@ -1,6 +1,6 @@
 """`acolhe projections migrate | status | run PROJECTION [--schema NAME]`: the read model.
 
-`run sla_clocks | agents` projects one topic of the log into its tables until SIGTERM or
+`run cases | agents | sla_clocks` projects one topic of the log into its tables until SIGTERM or
 SIGINT (the schema migrated first; every batch commits its rows with its offsets, so a stop
 at any moment loses nothing).
 
@@ -46,7 +46,7 @@ def register(sub: Any) -> None:
     run.set_defaults(handler=_run)
 
 
-PROJECTIONS = ("agents", "sla_clocks")
+PROJECTIONS = ("agents", "cases", "sla_clocks")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -62,11 +62,22 @@ async def _serve(settings: Settings, name: str, schema: str) -> None:
     import signal
 
     from schemas.catalog import TOPICS
-    from streams.projections.projector import AgentProjection, ClockProjection, Projector
+    from streams.projections.projector import (
+        AgentProjection,
+        CaseProjection,
+        ClockProjection,
+        Projection,
+        Projector,
+    )
     from streams.shared.contract import Contract
     from streams.shared.kafka import TopicSpec, ensure_topics
 
-    projection = AgentProjection() if name == "agents" else ClockProjection()
+    projections: dict[str, Projection] = {
+        "agents": AgentProjection(),
+        "cases": CaseProjection(),
+        "sla_clocks": ClockProjection(),
+    }
+    projection = projections[name]
     topic = projection.topic
     await ensure_topics(settings.kafka, [TopicSpec(topic, partitions=TOPICS[topic].partitions)])
     stop = asyncio.Event()

@@ -11,8 +11,9 @@ whole rows (loading the current rows it needs); the `Projector` runs it. Steps o
 4. write the final rows and the next offset of every partition read, in one transaction
    (`writer.write`).
 
-Projections: `ClockProjection` (acolhe.sla into sla_clocks) and `AgentProjection`
-(acolhe.routing into agents, with agent_holds: who holds each case).
+Projections: `CaseProjection` (acolhe.conversations into cases and case_messages),
+`ClockProjection` (acolhe.sla into sla_clocks) and `AgentProjection` (acolhe.routing into
+agents, with agent_holds: who holds each case).
 On start and on every rebalance the consumer seeks each assigned partition to the offset
 stored with the rows (the beginning when none is stored): Kafka's own committed offsets
 are not used, so the rows and the position can never disagree.
@@ -28,8 +29,14 @@ from typing import Any, Protocol, get_args
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
-from schemas.events import EVENT_TYPES
-from streams.projections import rows
+from schemas.events import (
+    EVENT_TYPES,
+    CaseOpened,
+    DeliveryStatusChanged,
+    MessageReceived,
+    MessageSent,
+)
+from streams.projections import rows, rows_cases, rows_messages
 from streams.projections.migrations import migrate
 from streams.projections.writer import Position, Upsert, quote, stored_positions, write
 from streams.shared.contract import Contract
@@ -42,6 +49,8 @@ log = logging.getLogger(__name__)
 SLA_EVENTS = frozenset(t.NAME for t in get_args(rows.SlaEvent))
 AGENT_EVENTS = frozenset(t.NAME for t in get_args(rows.AgentEvent))
 HOLDS = "agent_holds"
+CASE_EVENTS = frozenset(t.NAME for t in get_args(rows_cases.CaseEvent))
+MESSAGE_EVENTS = frozenset({"DeliveryStatusChanged", "MessageReceived", "MessageSent"})
 
 
 @dataclass
@@ -116,6 +125,77 @@ class AgentProjection:
             for case, version in last.items()
         ]
         return out
+
+
+class CaseProjection:
+    """acolhe.conversations into cases and case_messages (`rows_cases`, `rows_messages`).
+
+    A citizen's message names no case: it goes to the contact's open case, known from the
+    table or from the batch's own CaseOpened / CaseClosed / CaseReopened. The message that
+    opens a case comes before its CaseOpened: the CaseOpened then files it in the case."""
+
+    name = "cases"
+    topic = "acolhe.conversations"
+    reads = CASE_EVENTS | MESSAGE_EVENTS
+
+    async def fold(self, conn: Any, schema: str, events: list[tuple[int, Any]]) -> list[Upsert]:
+        case_ids = sorted({e.case_id for _, e in events if getattr(e, "case_id", None)})
+        contacts = sorted({e.contact_id for _, e in events if isinstance(e, MessageReceived)})
+        cases = await _rows(conn, schema, rows_cases.CASES, "case_id", case_ids)
+        open_cases = {
+            r["contact_id"]: r["case_id"]
+            for r in await conn.fetch(
+                f"SELECT case_id, contact_id FROM {quote(schema)}.cases"
+                " WHERE contact_id = ANY($1::text[]) AND status <> 'closed'",
+                contacts,
+            )
+        }
+        for case_id in set(open_cases.values()) - set(cases):
+            cases.update(await _rows(conn, schema, rows_cases.CASES, "case_id", [case_id]))
+        wanted = sorted(
+            {e.message_id for _, e in events if isinstance(e, DeliveryStatusChanged)}
+            | {
+                e.opened_by_message_id
+                for _, e in events
+                if isinstance(e, CaseOpened) and e.opened_by_message_id
+            }
+        )
+        messages = await _rows(conn, schema, rows_messages.CASE_MESSAGES, "message_id", wanted)
+        changed_cases: set[str] = set()
+        changed_messages: set[str] = set()
+        for offset, event in events:
+            if isinstance(event, DeliveryStatusChanged):
+                row = rows_messages.evolve_message(messages.get(event.message_id), event, offset)
+                if row is not None:
+                    messages[event.message_id] = row
+                    changed_messages.add(event.message_id)
+                continue
+            if isinstance(event, MessageReceived | MessageSent):
+                case_id = getattr(event, "case_id", None) or open_cases.get(event.contact_id)
+                message = rows_messages.message_row(event, offset, case_id=case_id)
+                messages[message["message_id"]] = message
+                changed_messages.add(message["message_id"])
+            else:
+                case_id = event.case_id
+            if case_id is None:
+                continue
+            after = rows_cases.evolve_case(cases.get(case_id), event, offset)
+            if after is None:
+                continue
+            cases[case_id] = after
+            changed_cases.add(case_id)
+            if after["status"] == "closed":
+                open_cases.pop(after["contact_id"], None)
+            else:
+                open_cases[after["contact_id"]] = case_id
+            if isinstance(event, CaseOpened) and event.opened_by_message_id in messages:
+                first = messages[event.opened_by_message_id]
+                if first["case_id"] is None:
+                    first["case_id"], first["version"] = case_id, offset
+                    changed_messages.add(event.opened_by_message_id)
+        return [rows_cases.upsert_case(cases[c]) for c in sorted(changed_cases)] + [
+            rows_messages.upsert_message(messages[m]) for m in sorted(changed_messages)
+        ]
 
 
 async def _rows(

@@ -24,8 +24,9 @@ from typing import Any
 
 VERSION = "version"
 TOUCHED = "updated_at"
-"""Set to now() whenever the writer changes a row (every read-model table has it): when the
+"""Set to now() whenever the writer changes a row of a table that has it: when the
 projector wrote is not in the log, so it is never part of a row."""
+_touched: dict[tuple[str, str], bool] = {}
 
 
 @dataclass(frozen=True)
@@ -108,15 +109,27 @@ async def _upsert(
     staging = f"acolhe_staging_{n}"
     key = rows[0].key
     await conn.execute(
-        f"CREATE TEMP TABLE {quote(staging)} (LIKE {target} INCLUDING DEFAULTS) ON COMMIT DROP"
+        f"CREATE TEMP TABLE {quote(staging)}"
+        f" (LIKE {target} INCLUDING DEFAULTS INCLUDING GENERATED) ON COMMIT DROP"
     )
     await conn.copy_records_to_table(
         staging, records=[tuple(u.row[c] for c in columns) for u in rows], columns=list(columns)
     )
     names = ", ".join(quote(c) for c in columns)
+    touched = _touched.get((schema, table))
+    if touched is None:
+        touched = _touched[(schema, table)] = bool(
+            await conn.fetchval(
+                "SELECT count(*) FROM information_schema.columns"
+                " WHERE table_schema = $1 AND table_name = $2 AND column_name = $3",
+                schema,
+                table,
+                TOUCHED,
+            )
+        )
     updates = ", ".join(
         [f"{quote(c)} = EXCLUDED.{quote(c)}" for c in columns if c not in key]
-        + [f"{quote(TOUCHED)} = now()"]
+        + ([f"{quote(TOUCHED)} = now()"] if touched and TOUCHED not in columns else [])
     )
     await conn.execute(
         f"INSERT INTO {target} ({names}) SELECT {names} FROM {quote(staging)}"
