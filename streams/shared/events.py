@@ -102,27 +102,8 @@ class EventPublisher:
         """Hand events to the producer; returns one future per record, which resolves when
         the broker acknowledged it. A processor awaits them before committing the offsets
         of their causes, so it need not stop between batches to wait."""
-        subjects = {
-            str(r["subject_id"])
-            for n, r in events
-            if self._codec.schemas.current(n).has_personal and r.get("subject_id")
-        }
-        if subjects:
-            await self._keys.ensure(subjects)
         pending = []
-        for name, record in events:
-            route = self._route(name)
-            key = record.get(route.key_field)
-            if not isinstance(key, str) or not key:
-                raise EncodeError(f"{name}.{route.key_field} is its Kafka key and must be set")
-            value = self._codec.encode(name, record, self._keys)
-            headers = cloudevent_headers(
-                name=name,
-                record=record,
-                source=self._source,
-                subject=key,
-                content_type=self._codec.content_type,
-            )
+        for route, key, value, headers in await self._encode(events):
             # The catalog's copies (a processor reading one ordered topic needs the fact
             # there too) carry the same bytes and event id: the same fact, not a new one.
             for topic in (route.topic, *getattr(route, "copies", ())):
@@ -137,16 +118,7 @@ class EventPublisher:
         """Publish one event into every listed partition of each topic (same bytes, same id)
         and wait for every acknowledgement: a fact every key of a keyed stream must see in
         order with its own events, such as a change of SLA policy (as the timer does ticks)."""
-        value = self._codec.encode(name, record, self._keys)
-        route = self._route(name)
-        key = str(record.get(route.key_field) or name)
-        headers = cloudevent_headers(
-            name=name,
-            record=record,
-            source=self._source,
-            subject=key,
-            content_type=self._codec.content_type,
-        )
+        [(_, key, value, headers)] = await self._encode([(name, record)])
         pending = [
             await self._producer.send(
                 topic, value=value, key=key.encode(), partition=p, headers=headers
@@ -155,6 +127,34 @@ class EventPublisher:
             for p in parts
         ]
         await asyncio.gather(*pending)
+
+    async def _encode(
+        self, events: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> list[tuple[EventRoute, str, bytes, list[tuple[str, bytes]]]]:
+        """Each event's route, Kafka key, bytes (personal fields sealed, the subjects' keys
+        made sure of first) and CloudEvents headers."""
+        subjects = {
+            str(r["subject_id"])
+            for n, r in events
+            if self._codec.schemas.current(n).has_personal and r.get("subject_id")
+        }
+        if subjects:
+            await self._keys.ensure(subjects)
+        out = []
+        for name, record in events:
+            route = self._route(name)
+            key = record.get(route.key_field)
+            if not isinstance(key, str) or not key:
+                raise EncodeError(f"{name}.{route.key_field} is its Kafka key and must be set")
+            headers = cloudevent_headers(
+                name=name,
+                record=record,
+                source=self._source,
+                subject=key,
+                content_type=self._codec.content_type,
+            )
+            out.append((route, key, self._codec.encode(name, record, self._keys), headers))
+        return out
 
     def _route(self, name: str) -> EventRoute:
         try:
