@@ -142,16 +142,15 @@ class CaseProjection:
         case_ids = sorted({e.case_id for _, e in events if getattr(e, "case_id", None)})
         contacts = sorted({e.contact_id for _, e in events if isinstance(e, MessageReceived)})
         cases = await _rows(conn, schema, rows_cases.CASES, "case_id", case_ids)
-        open_cases = {
-            r["contact_id"]: r["case_id"]
-            for r in await conn.fetch(
-                f"SELECT case_id, contact_id FROM {quote(schema)}.cases"
-                " WHERE contact_id = ANY($1::text[]) AND status <> 'closed'",
-                contacts,
-            )
-        }
-        for case_id in set(open_cases.values()) - set(cases):
-            cases.update(await _rows(conn, schema, rows_cases.CASES, "case_id", [case_id]))
+        # The open cases of the contacts who wrote, whole: one query, not one per case.
+        open_rows = await conn.fetch(
+            f"SELECT * FROM {quote(schema)}.cases"
+            " WHERE contact_id = ANY($1::text[]) AND status <> 'closed'",
+            contacts,
+        )
+        open_cases = {r["contact_id"]: r["case_id"] for r in open_rows}
+        for r in open_rows:
+            cases.setdefault(r["case_id"], dict(r))
         wanted = sorted(
             {e.message_id for _, e in events if isinstance(e, DeliveryStatusChanged)}
             | {

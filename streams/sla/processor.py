@@ -80,8 +80,9 @@ class SlaCore:
     def evolve_context(self, context: PolicyContext, event: SlaPolicyChanged) -> PolicyContext:
         if any(c.event_id == event.event_id for c in context.changes):
             return context  # a redelivered change
-        self.policy(PolicyContext((*context.changes, event)))  # refused here if it cannot apply
-        return PolicyContext((*context.changes, event))
+        changed = PolicyContext((*context.changes, event))
+        self.policy(changed)  # refused here if it cannot apply
+        return changed
 
     def policy(self, context: PolicyContext) -> SlaPolicy:
         ids = tuple(c.event_id for c in context.changes)
