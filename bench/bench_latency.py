@@ -37,7 +37,7 @@ from typing import Any
 from aiokafka import TopicPartition
 
 from bench import workloads
-from schemas.events import AgentCapacityChanged, AgentPresenceChanged, MessageReceived
+from schemas.events import AgentCapacityChanged, AgentPresenceChanged
 from streams.conversation.processor import ConversationCore
 from streams.routing.processor import ROUTER_SNAPSHOT_BYTES, RoutingCore
 from streams.shared.contract import Contract
@@ -90,22 +90,8 @@ def processors(
 
 
 def message(contact: int, turn: int, at: datetime) -> dict[str, Any]:
-    from bench.samples import message_received
-
-    record = message_received(contact * 10 + turn)
-    record.update(
-        event_id=f"lat-{contact}-{turn}",
-        correlation_id=f"lat-{contact}",
-        contact_id=f"contact-{contact}",
-        subject_id=f"citizen-{contact}",
-        provider_message_id=f"wamid-{contact}-{turn}",
-        text=ANSWERS[turn],
-        kind="text",
-        attachments=[],
-        occurred_at=at,
-        received_at=at,
-    )
-    return MessageReceived.from_record(record).to_record()
+    """The contact's `turn`-th triage answer (bench_cores uses it too)."""
+    return workloads.citizen_message(contact, turn, ANSWERS[turn], at).to_record()
 
 
 def staff(agents: list[str], at: datetime) -> list[tuple[str, dict[str, Any]]]:
