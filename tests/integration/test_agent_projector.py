@@ -4,13 +4,11 @@ position from the offsets stored with the rows) ends with the same table."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiokafka import TopicPartition
 
 from bench.workloads import routing_day
 from streams.projections.projector import AgentProjection, Projector
@@ -21,10 +19,10 @@ from streams.shared.kafka import (
     TopicSpec,
     delete_topics,
     ensure_topics,
-    make_consumer,
     make_producer,
 )
 from streams.shared.settings import Settings
+from tests.integration.projecting import ends, halfway, project
 
 
 def routing_log(cases: int) -> tuple[list[Any], Any]:
@@ -51,14 +49,6 @@ async def routing_topic(settings: Settings) -> AsyncIterator[str]:
     await delete_topics(settings.kafka, [name])
 
 
-async def project(proj: Projector, end: int) -> None:
-    async def loop() -> None:
-        while (await proj.positions()).get((proj.topic, 0), 0) < end:
-            await proj.step(timeout_ms=500)
-
-    await asyncio.wait_for(loop(), timeout=90)
-
-
 async def test_each_agents_load_is_the_routers_own_count_and_survives_a_restart(
     settings: Settings, contract: Contract, routing_topic: str, pg: Any
 ) -> None:
@@ -71,13 +61,7 @@ async def test_each_agents_load_is_the_routers_own_count_and_survives_a_restart(
         await publisher.publish_many([(e.NAME, e.to_record()) for e in log])
     finally:
         await producer.stop()
-    consumer = make_consumer(settings.kafka, group_id=None)
-    await consumer.start()
-    end = (await consumer.end_offsets([TopicPartition(routing_topic, 0)]))[
-        TopicPartition(routing_topic, 0)
-    ]
-    await consumer.stop()
-
+    end = await ends(settings, routing_topic)
     run = uuid.uuid4().hex[:8]
     whole, halves = f"t_agents_whole_{run}", f"t_agents_halves_{run}"
 
@@ -95,7 +79,7 @@ async def test_each_agents_load_is_the_routers_own_count_and_survives_a_restart(
     try:
         for schema, group, until in (
             (whole, "a", end),
-            (halves, "b", end // 2),
+            (halves, "b", halfway(end)),
             (halves, "c", end),
         ):
             proj = projector(schema, group)

@@ -4,13 +4,11 @@ message included; and a projector restarted half-way ends with the same tables."
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiokafka import TopicPartition
 
 from bench.workloads import office_day
 from schemas.events import EVENT_TYPES
@@ -21,10 +19,10 @@ from streams.shared.kafka import (
     TopicSpec,
     delete_topics,
     ensure_topics,
-    make_consumer,
     make_producer,
 )
 from streams.shared.settings import Settings
+from tests.integration.projecting import ends, halfway, project
 
 CASES = 12
 PARTITIONS = 3
@@ -36,17 +34,6 @@ async def conversations(settings: Settings) -> AsyncIterator[str]:
     await ensure_topics(settings.kafka, [TopicSpec(name, PARTITIONS)])
     yield name
     await delete_topics(settings.kafka, [name])
-
-
-async def project(proj: Projector, until: dict[tuple[str, int], int]) -> None:
-    async def loop() -> None:
-        while True:
-            stored = await proj.positions()
-            if all(stored.get(tp, 0) >= end for tp, end in until.items()):
-                return
-            await proj.step(timeout_ms=500)
-
-    await asyncio.wait_for(loop(), timeout=90)
 
 
 async def test_cases_and_timelines_are_projected_and_survive_a_restart(
@@ -62,12 +49,8 @@ async def test_cases_and_timelines_are_projected_and_survive_a_restart(
         await publisher.publish_many([(e.NAME, e.to_record()) for e in events])
     finally:
         await producer.stop()
-    consumer = make_consumer(settings.kafka, group_id=None)
-    await consumer.start()
-    parts = [TopicPartition(conversations, p) for p in range(PARTITIONS)]
-    end = {(tp.topic, tp.partition): o for tp, o in (await consumer.end_offsets(parts)).items()}
-    await consumer.stop()
-    half = {tp: o // 2 for tp, o in end.items()}
+    end = await ends(settings, conversations)
+    half = halfway(end)
     run = uuid.uuid4().hex[:8]
     whole, halves = f"t_cases_whole_{run}", f"t_cases_halves_{run}"
     try:

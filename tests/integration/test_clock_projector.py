@@ -4,13 +4,11 @@ offsets stored with its rows, not from Kafka's committed offsets."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiokafka import TopicPartition
 
 from streams.projections.projector import ClockProjection, Projector
 from streams.shared.contract import Contract
@@ -19,11 +17,11 @@ from streams.shared.kafka import (
     TopicSpec,
     delete_topics,
     ensure_topics,
-    make_consumer,
     make_producer,
 )
 from streams.shared.settings import Settings
 from streams.sla.processor import PolicyContext, SlaCore
+from tests.integration.projecting import ends, halfway, project
 from tests.integration.test_sla_processor import timeline
 from tests.unit.sla import builders as b
 
@@ -73,30 +71,6 @@ async def publish(settings: Settings, contract: Contract, topic: str, events: li
         await producer.stop()
 
 
-async def project(proj: Projector, until: dict[tuple[str, int], int]) -> None:
-    """Step until the positions stored with the rows reach `until` in every partition."""
-
-    async def loop() -> None:
-        while True:
-            stored = await proj.positions()
-            if all(stored.get(tp, 0) >= end for tp, end in until.items()):
-                return
-            await proj.step(timeout_ms=500)
-
-    await asyncio.wait_for(loop(), timeout=60)
-
-
-async def ends(settings: Settings, topic: str) -> dict[tuple[str, int], int]:
-    consumer = make_consumer(settings.kafka, group_id=None)
-    await consumer.start()
-    try:
-        parts = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-        found = await consumer.end_offsets(parts)
-        return {(tp.topic, tp.partition): offset for tp, offset in found.items()}
-    finally:
-        await consumer.stop()
-
-
 async def table(pg: Any, schema: str) -> list[tuple[Any, ...]]:
     found = await pg.fetch(f'SELECT * FROM "{schema}".sla_clocks ORDER BY clock_id')
     return [tuple(v for k, v in r.items() if k != "updated_at") for r in found]
@@ -108,7 +82,7 @@ async def test_a_restarted_projector_leaves_the_rows_an_uninterrupted_one_would(
     events = sla_events()
     await publish(settings, contract, sla_topic, events)
     end = await ends(settings, sla_topic)
-    half = {tp: offset // 2 for tp, offset in end.items()}
+    half = halfway(end)
     run = uuid.uuid4().hex[:8]
     whole, halves = f"t_proj_whole_{run}", f"t_proj_halves_{run}"
     try:

@@ -16,9 +16,8 @@ from typing import Any
 from streams.projections.projector import ClockProjection, Projector
 from streams.shared.contract import Contract
 from streams.shared.settings import Settings
+from tests.integration.projecting import ends, project
 from tests.integration.test_clock_projector import (
-    ends,
-    project,
     publish,
     sla_events,
     table,
