@@ -14,13 +14,16 @@ Reading is the mirror: decode the frame, load the subjects' keys, open the field
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol
 
 from schemas.codec import Codec, Decoded
-from schemas.envelope import cloudevent_headers, parse_cloudevent_headers
+from schemas.envelope import cloudevent_headers, derive_event_id, parse_cloudevent_headers
 from schemas.errors import EncodeError
+from schemas.events import InputDeadLettered
 from schemas.personal import KeyRing
 from streams.shared.errors import BadInput
 
@@ -173,6 +176,36 @@ class Rejected:
     key: bytes | None
     value: bytes | None
     error: BadInput
+
+
+DEAD_LETTER_TOPIC: Final = "acolhe.deadletter"
+
+
+def dead_letter(item: Rejected, processor: str) -> InputDeadLettered:
+    """The dead-letter record of a rejected input, with the reason: its id derives from the
+    input's position and the processor, so a redelivery dead-letters it once."""
+    payload = item.value or b""
+    event_id = derive_event_id(item.topic, str(item.partition), str(item.offset), processor)
+    now = datetime.now(UTC)
+    return InputDeadLettered(
+        event_id=event_id,
+        occurred_at=now,
+        correlation_id=event_id,
+        causation_id=None,
+        source="kafka",
+        source_topic=item.topic,
+        source_partition=item.partition,
+        source_offset=item.offset,
+        source_key=item.key,
+        source_headers=(),
+        content_type=None,
+        payload=payload,
+        payload_sha256=hashlib.sha256(payload).hexdigest(),
+        error_type=type(item.error).__name__,
+        reason=str(item.error),
+        processor=processor,
+        dead_lettered_at=now,
+    )
 
 
 async def decode_batch(

@@ -34,30 +34,34 @@ stays as it was and the batch goes on.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import heapq
 import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
-from schemas.envelope import derive_event_id
 from schemas.events import EVENT_TYPES, ClockTicked, InputDeadLettered
 from streams.shared import changelog, snapshots
 from streams.shared.contract import Contract
 from streams.shared.cores import Core, PartitionContext, reads_of
 from streams.shared.errors import BadInput
-from streams.shared.events import EventRoute, Received, Rejected, TopicRoute
+from streams.shared.events import (
+    DEAD_LETTER_TOPIC,
+    EventRoute,
+    Received,
+    Rejected,
+    TopicRoute,
+    dead_letter,
+)
 from streams.shared.kafka import TopicSpec, ensure_topics, make_consumer, make_producer
 from streams.shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 S = TypeVar("S")
-DEAD_LETTER_TOPIC = "acolhe.deadletter"
 MAX_IN_FLIGHT = 50_000  # outputs awaiting acks before a batch waits for them
 _HEAP_SLACK = 1024  # superseded alarms tolerated (beyond twice the live ones) before a rebuild
 
@@ -393,30 +397,7 @@ class Processor(Generic[S]):
         self._last_checkpoint = time.monotonic()
 
     def _dead_letter(self, item: Rejected) -> InputDeadLettered:
-        payload = item.value or b""
-        event_id = derive_event_id(
-            item.topic, str(item.partition), str(item.offset), self.core.name
-        )
-        now = datetime.now(UTC)
-        return InputDeadLettered(
-            event_id=event_id,
-            occurred_at=now,
-            correlation_id=event_id,
-            causation_id=None,
-            source="kafka",
-            source_topic=item.topic,
-            source_partition=item.partition,
-            source_offset=item.offset,
-            source_key=item.key,
-            source_headers=(),
-            content_type=None,
-            payload=payload,
-            payload_sha256=hashlib.sha256(payload).hexdigest(),
-            error_type=type(item.error).__name__,
-            reason=str(item.error),
-            processor=self.core.name,
-            dead_lettered_at=now,
-        )
+        return dead_letter(item, self.core.name)
 
     # -- state ----------------------------------------------------------------------------
 

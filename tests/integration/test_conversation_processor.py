@@ -14,14 +14,14 @@ import pytest
 from schemas.events import DeliveryStatusChanged, MessageReceived
 from streams.conversation.processor import ConversationCore
 from streams.shared.contract import Contract
-from streams.shared.events import Received, TopicRoute, read_topic
+from streams.shared.events import DEAD_LETTER_TOPIC, Received, TopicRoute, read_topic
 from streams.shared.kafka import (
     TopicSpec,
     delete_topics,
     ensure_topics,
     make_producer,
 )
-from streams.shared.runtime import DEAD_LETTER_TOPIC, Processor
+from streams.shared.runtime import Processor
 from streams.shared.settings import Settings
 from tests.unit.triage.conversation import Citizen
 
