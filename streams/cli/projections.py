@@ -62,22 +62,12 @@ async def _serve(settings: Settings, name: str, schema: str) -> None:
     import signal
 
     from schemas.catalog import TOPICS
-    from streams.projections.projector import (
-        AgentProjection,
-        CaseProjection,
-        ClockProjection,
-        Projection,
-        Projector,
-    )
+    from streams.projections.folds import projections
+    from streams.projections.projector import Projector
     from streams.shared.contract import Contract
     from streams.shared.kafka import TopicSpec, ensure_topics
 
-    projections: dict[str, Projection] = {
-        "agents": AgentProjection(),
-        "cases": CaseProjection(),
-        "sla_clocks": ClockProjection(),
-    }
-    projection = projections[name]
+    projection = projections()[name]
     topic = projection.topic
     await ensure_topics(settings.kafka, [TopicSpec(topic, partitions=TOPICS[topic].partitions)])
     stop = asyncio.Event()

@@ -8,8 +8,12 @@ The projector's step for one batch of the log (issue 6, "exactly once into Postg
 3. upsert from the staging table, changing a row only when the incoming version is newer
    (`WHERE target.version < EXCLUDED.version`): an event applied twice, or late, changes
    nothing;
-4. store the next offset of every partition the batch read, in the same transaction;
-5. commit. A crash before the commit leaves neither the rows nor the offsets; a restart
+4. add the batch's counts (`Increment`: daily figures, which have no version to guard
+   them; the projector counts an event only when it changes a row, so a duplicate
+   event counts nothing, and the projector's position check keeps a batch from being
+   counted twice);
+5. store the next offset of every partition the batch read, in the same transaction;
+6. commit. A crash before the commit leaves neither the rows nor the offsets; a restart
    seeks to the stored offsets and writes the same rows again.
 
 Table and column names come from the projector's own code, never from input, and are
@@ -41,6 +45,17 @@ class Upsert:
     table: str
     key: tuple[str, ...]
     row: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Increment:
+    """Counts to add to one row (created with zeros when missing): `key` maps the primary
+    key's columns to their values, `counts` the counted columns to what to add (negative
+    to move a count elsewhere in the same batch)."""
+
+    table: str
+    key: tuple[tuple[str, Any], ...]
+    counts: Mapping[str, int]
 
 
 @dataclass(frozen=True)
@@ -79,19 +94,49 @@ def newest(upserts: Iterable[Upsert]) -> dict[tuple[str, tuple[str, ...]], list[
     return {group: list(rows.values()) for group, rows in groups.items()}
 
 
+Sums = dict[tuple[Any, ...], list[int]]
+"""A table's summed counts: key values -> one total per counted column."""
+
+
+def summed(
+    increments: Iterable[Increment],
+) -> dict[tuple[str, tuple[str, ...], tuple[str, ...]], Sums]:
+    """Per table (with its key and counted columns, sorted): each key's summed counts,
+    zero sums left out."""
+    out: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Sums] = {}
+    for inc in increments:
+        names = tuple(k for k, _ in inc.key)
+        counted = tuple(sorted(inc.counts))
+        sums = out.setdefault((inc.table, names, counted), {})
+        values = tuple(v for _, v in inc.key)
+        total = sums.setdefault(values, [0] * len(counted))
+        for i, column in enumerate(counted):
+            total[i] += inc.counts[column]
+    for sums in out.values():
+        for values in [v for v, total in sums.items() if not any(total)]:
+            del sums[values]
+    return out
+
+
 async def write(
     conn: Any,
     schema: str,
-    upserts: Sequence[Upsert],
+    changes: Sequence[Upsert | Increment],
     positions: Sequence[Position],
     *,
     projector: str,
     offsets_table: str = "projection_offsets",
 ) -> None:
-    """Steps 1-5 of the module docstring, on an asyncpg connection."""
+    """Steps 1-6 of the module docstring, on an asyncpg connection (inside the caller's
+    transaction, if any: then this is a savepoint and the caller commits)."""
+    upserts = [c for c in changes if isinstance(c, Upsert)]
+    increments = [c for c in changes if isinstance(c, Increment)]
     async with conn.transaction():
         for n, ((table, columns), rows) in enumerate(newest(upserts).items()):
             await _upsert(conn, schema, table=table, columns=columns, rows=rows, n=n)
+        for (table, key, counted), sums in summed(increments).items():
+            if sums:
+                await _add(conn, f"{quote(schema)}.{quote(table)}", key, counted, sums)
         if positions:
             await conn.executemany(
                 f"INSERT INTO {quote(schema)}.{quote(offsets_table)}"
@@ -116,6 +161,60 @@ async def _upsert(
         staging, records=[tuple(u.row[c] for c in columns) for u in rows], columns=list(columns)
     )
     names = ", ".join(quote(c) for c in columns)
+    touched = await _has_touched(conn, schema, table)
+    updates = ", ".join(
+        [f"{quote(c)} = EXCLUDED.{quote(c)}" for c in columns if c not in key]
+        + ([f"{quote(TOUCHED)} = now()"] if touched and TOUCHED not in columns else [])
+    )
+    await conn.execute(
+        f"INSERT INTO {target} ({names}) SELECT {names} FROM {quote(staging)}"
+        f" ON CONFLICT ({', '.join(quote(k) for k in key)}) DO UPDATE SET {updates}"
+        f" WHERE {target}.{quote(VERSION)} < EXCLUDED.{quote(VERSION)}"
+    )
+
+
+async def _add(
+    conn: Any,
+    target: str,
+    key: tuple[str, ...],
+    counted: tuple[str, ...],
+    sums: Sums,
+) -> None:
+    """Add counts to rows in one statement (arrays unnested: a batch touches few rows)."""
+    columns = (*key, *counted)
+    kinds = await _column_types(conn, target, columns)
+    arrays = [[k[i] for k in sums] for i in range(len(key))]
+    arrays += [[total[i] for total in sums.values()] for i in range(len(counted))]
+    unnest = ", ".join(f"${i + 1}::{kinds[c]}[]" for i, c in enumerate(columns))
+    names = ", ".join(quote(c) for c in columns)
+    updates = ", ".join(f"{quote(c)} = {target}.{quote(c)} + EXCLUDED.{quote(c)}" for c in counted)
+    if TOUCHED in await _column_types(conn, target, ()):
+        updates += f", {quote(TOUCHED)} = now()"
+    await conn.execute(
+        f"INSERT INTO {target} ({names}) SELECT * FROM unnest({unnest})"
+        f" ON CONFLICT ({', '.join(quote(k) for k in key)}) DO UPDATE SET {updates}",
+        *arrays,
+    )
+
+
+_types: dict[str, dict[str, str]] = {}
+
+
+async def _column_types(conn: Any, target: str, columns: tuple[str, ...]) -> dict[str, str]:
+    """The SQL types of a table's columns (all of them when `columns` is empty)."""
+    known = _types.get(target)
+    if known is None:
+        rows = await conn.fetch(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS kind"
+            " FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0"
+            " AND NOT a.attisdropped",
+            target,
+        )
+        known = _types[target] = {r["attname"]: r["kind"] for r in rows}
+    return {c: known[c] for c in columns} if columns else known
+
+
+async def _has_touched(conn: Any, schema: str, table: str) -> bool:
     touched = _touched.get((schema, table))
     if touched is None:
         touched = _touched[(schema, table)] = bool(
@@ -127,15 +226,27 @@ async def _upsert(
                 TOUCHED,
             )
         )
-    updates = ", ".join(
-        [f"{quote(c)} = EXCLUDED.{quote(c)}" for c in columns if c not in key]
-        + ([f"{quote(TOUCHED)} = now()"] if touched and TOUCHED not in columns else [])
+    return touched
+
+
+async def locked_positions(
+    conn: Any,
+    schema: str,
+    projector: str,
+    topic: str,
+    *,
+    offsets_table: str = "projection_offsets",
+) -> dict[int, int]:
+    """The stored next offsets of a topic's partitions, locked until the transaction ends:
+    two projectors of one name (a zombie after a rebalance; a live one after a rebuild's
+    switch) cannot both write from the same position."""
+    rows = await conn.fetch(
+        f"SELECT partition, next_offset FROM {quote(schema)}.{quote(offsets_table)}"
+        " WHERE projector = $1 AND topic = $2 FOR UPDATE",
+        projector,
+        topic,
     )
-    await conn.execute(
-        f"INSERT INTO {target} ({names}) SELECT {names} FROM {quote(staging)}"
-        f" ON CONFLICT ({', '.join(quote(k) for k in key)}) DO UPDATE SET {updates}"
-        f" WHERE {target}.{quote(VERSION)} < EXCLUDED.{quote(VERSION)}"
-    )
+    return {r["partition"]: r["next_offset"] for r in rows}
 
 
 async def stored_positions(

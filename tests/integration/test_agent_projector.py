@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from bench.workloads import routing_day
-from streams.projections.projector import AgentProjection, Projector
+from streams.projections.folds import AgentProjection
+from streams.projections.projector import Projector
 from streams.routing.processor import RoutingCore
 from streams.shared.contract import Contract
 from streams.shared.events import TopicRoute

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from streams.projections.projector import ClockProjection, Projector
+from streams.projections.folds import ClockProjection
+from streams.projections.projector import Projector
 from streams.shared.contract import Contract
-from streams.shared.events import TopicRoute
+from streams.shared.events import DEAD_LETTER_TOPIC, Received, TopicRoute, read_topic
 from streams.shared.kafka import (
     TopicSpec,
     delete_topics,
@@ -146,3 +147,45 @@ async def test_a_restarted_projector_leaves_the_rows_an_uninterrupted_one_would(
     finally:
         for schema in (whole, halves):
             await pg.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+async def test_a_record_that_is_not_an_event_is_dead_lettered_and_the_rest_projected(
+    settings: Settings, contract: Contract, sla_topic: str, pg: Any
+) -> None:
+    events = sla_events()[:50]
+    await publish(settings, contract, sla_topic, events[:25])
+    producer = make_producer(settings.kafka)
+    await producer.start()
+    try:
+        junk = await producer.send_and_wait(sla_topic, b'{"not": "avro"}', key=b"case-x")
+    finally:
+        await producer.stop()
+    await publish(settings, contract, sla_topic, events[25:])
+    run = uuid.uuid4().hex[:8]
+    schema = f"t_clocks_dead_{run}"
+    proj = Projector(
+        settings, contract, ClockProjection(), schema=schema, topic=sla_topic, group_id=run
+    )
+    await proj.start()
+    try:
+        await project(proj, await ends(settings, sla_topic))
+    finally:
+        await proj.stop()
+    try:
+        assert proj.stats.rejected == 1
+        found = await read_topic(settings.kafka, contract.decode, DEAD_LETTER_TOPIC)
+        mine = [
+            r.event.record
+            for r in found
+            if isinstance(r, Received) and r.event.record["source_topic"] == sla_topic
+        ]
+        assert [(d["source_partition"], d["source_offset"]) for d in mine] == [
+            (junk.partition, junk.offset)
+        ]
+        assert mine[0]["processor"] == "projector.sla_clocks"
+        assert mine[0]["reason"]
+        clocks = {e.clock_id for e in events}
+        projected = await pg.fetchval(f'SELECT count(*) FROM "{schema}".sla_clocks')
+        assert projected == len(clocks)
+    finally:
+        await pg.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -13,7 +13,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from streams.projections.projector import ClockProjection, Projector
+from streams.projections.folds import ClockProjection
+from streams.projections.projector import Projector
 from streams.shared.contract import Contract
 from streams.shared.settings import Settings
 from tests.integration.projecting import ends, project

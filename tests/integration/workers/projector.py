@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 
-from streams.projections.projector import ClockProjection, Projector
+from streams.projections.folds import ClockProjection
+from streams.projections.projector import Projector
 from streams.shared.contract import Contract
 from streams.shared.settings import Settings
 
