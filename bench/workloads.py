@@ -71,11 +71,11 @@ def triage_only(total: int, contacts: int) -> list[Event]:
     return out
 
 
-def office_day(cases: int, *, with_openings: bool = False) -> list[Event]:
-    """The records of `cases` cases, their lives interleaved step by step; with
-    `with_openings`, also the CaseOpened the conversation processor writes after each first
-    message (for a processor downstream of it, such as the SLA clocks)."""
-    lives = [_life(c, with_openings=with_openings) for c in range(cases)]
+def office_day(cases: int, *, with_openings: bool = False, first: int = 0) -> list[Event]:
+    """The records of `cases` cases (numbered from `first`), their lives interleaved step
+    by step; with `with_openings`, also the CaseOpened the conversation processor writes
+    after each first message (for a processor downstream of it, such as the SLA clocks)."""
+    lives = [_life(c, with_openings=with_openings) for c in range(first, first + cases)]
     out: list[Event] = []
     while lives:
         alive = []

@@ -18,10 +18,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
-async def key_store(settings: Settings, pg_schema: str) -> AsyncIterator[PostgresKeyStore]:
+def master_key() -> bytes:
+    """This test's own master key (its key store's)."""
+    return os.urandom(32)
+
+
+@pytest.fixture
+async def key_store(
+    settings: Settings, pg_schema: str, master_key: bytes
+) -> AsyncIterator[PostgresKeyStore]:
     """A key store in this test's own schema, under a master key of its own."""
     pool = await asyncpg.create_pool(settings.postgres.dsn.reveal(), min_size=1, max_size=2)
-    store = PostgresKeyStore(pool, os.urandom(32), schema=pg_schema)
+    store = PostgresKeyStore(pool, master_key, schema=pg_schema)
     await store.create_tables()
     yield store
     await pool.close()

@@ -1,0 +1,460 @@
+"""`acolhe projections rebuild`: replay the whole log into a fresh schema while the live one
+keeps serving, then switch atomically.
+
+Steps, in order (correctness depends on it):
+1. drop what a failed rebuild left (`<schema>_rebuild`) and migrate that schema afresh;
+2. note where every partition of the projections' topics begins and ends now: the bulk
+   phase replays exactly that much, however much arrives meanwhile;
+3. bulk phase, in worker processes (one per core by default; partitions are independent,
+   since a row's events all live in one partition): each worker takes whole partitions,
+   largest first, folds the partition's events in memory with the live projections' own
+   folds (`streams.projections.folds`, over a `MemoryRows` source instead of Postgres),
+   and then COPYs the partition's final rows into the fresh tables, adds its daily counts
+   and stores the partition's end offset, in one transaction. No upsert, no staging: each
+   row is written once, and a partition is either all there or not at all;
+4. catch-up phase: the live projector code runs on the fresh schema from the stored
+   offsets to the topics' current ends (what arrived during the bulk phase);
+5. switch, in one transaction: lock the live schema's projection_offsets (waiting for any
+   live projector's batch in flight, whose transaction locks its rows), rename the live
+   schema to `<schema>_previous` (dropping an older one) and the fresh one to `<schema>`.
+   Agent apps' next query reads the fresh schema; a query running keeps its snapshot.
+   A live projector's next batch finds the stored positions are not where it stands and
+   rewinds to them (`Projector.step`), so nothing is lost or applied twice.
+The live schema is never written by the rebuild before step 5; a failure before it leaves
+the live read model as it was (and the fresh schema for inspection, dropped next time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import queue
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from aiokafka import TopicPartition
+
+from schemas.events import EVENT_TYPES
+from streams.projections import migrations
+from streams.projections.folds import Change, Row, projections
+from streams.projections.projector import Projector
+from streams.projections.writer import Increment, quote, write
+from streams.shared.contract import Contract
+from streams.shared.errors import BadInput, InfrastructureError
+from streams.shared.events import Rejected
+from streams.shared.kafka import make_consumer, topic_partitions
+from streams.shared.keystore import PostgresKeyStore
+from streams.shared.postgres import connect, create_pool
+from streams.shared.settings import Settings
+
+FETCH: Final = 20_000
+"""Records per fetch and per fold in the bulk phase."""
+REPORT_EVERY_S: Final = 0.25
+
+
+class RebuildFailed(InfrastructureError):
+    """The rebuild stopped before its switch; the live read model is as it was."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One partition of one projection's topic, from `start` up to (not including) `end`."""
+
+    projection: str
+    topic: str
+    partition: int
+    start: int
+    end: int
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    elapsed_s: float
+    phase: str
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def left_s(self) -> float | None:
+        return (self.total - self.done) / self.rate if self.rate > 0 else None
+
+
+@dataclass
+class RebuildReport:
+    schema: str
+    previous: str | None
+    events: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    bulk_s: float = 0.0
+    catch_up_events: int = 0
+    catch_up_s: float = 0.0
+    switch_s: float = 0.0
+    workers: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.bulk_s if self.bulk_s > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """Where the workers find the citizens' data keys (schema, master key)."""
+
+    schema: str
+    master_key: bytes
+
+
+class MemoryRows:
+    """A `RowSource` holding every row of one partition's replay in memory.
+
+    `rows` hands out the stored rows themselves, not copies: a fold's changes are applied
+    right after it (`apply`), so a row the fold changed in place is the row it returns."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[str, Row]] = defaultdict(dict)
+        self.open_by_contact: dict[str, str] = {}
+        self._counts: dict[tuple[str, tuple[tuple[str, Any], ...]], dict[str, int]] = {}
+
+    async def rows(self, table: str, key: str, keys: Iterable[str]) -> dict[str, Row]:
+        held = self.tables[table]
+        return {k: held[k] for k in keys if k in held}
+
+    async def open_cases(self, contacts: Iterable[str]) -> list[Row]:
+        cases = self.tables["cases"]
+        return [cases[c] for c in map(self.open_by_contact.get, contacts) if c is not None]
+
+    def apply(self, changes: Iterable[Change]) -> None:
+        for change in changes:
+            if isinstance(change, Increment):
+                held = self._counts.setdefault((change.table, change.key), {})
+                for column, n in change.counts.items():
+                    held[column] = held.get(column, 0) + n
+                continue
+            row = change.row
+            self.tables[change.table][row[change.key[0]]] = row  # type: ignore[assignment]
+            if change.table == "cases":
+                if row["status"] == "closed":
+                    if self.open_by_contact.get(row["contact_id"]) == row["case_id"]:
+                        del self.open_by_contact[row["contact_id"]]
+                else:
+                    self.open_by_contact[row["contact_id"]] = row["case_id"]
+
+    def counts(self) -> list[Increment]:
+        """The counts of the whole replay, one per row."""
+        return [Increment(table, key, counts) for (table, key), counts in self._counts.items()]
+
+
+def plan(ranges: Mapping[tuple[str, str, int], tuple[int, int]]) -> list[Job]:
+    """The bulk phase's jobs, largest first (so that the last to finish are small ones);
+    empty partitions are left out."""
+    jobs = [
+        Job(name, topic, partition, start, end)
+        for (name, topic, partition), (start, end) in ranges.items()
+        if end > start
+    ]
+    return sorted(jobs, key=lambda j: (-j.size, j.projection, j.partition))
+
+
+# -- the bulk phase, in worker processes ----------------------------------------------------
+
+
+def _worker(
+    settings: Settings,
+    schema: str,
+    keys: KeySpec | None,
+    jobs: Any,
+    progress: Any,
+) -> None:
+    asyncio.run(_work(settings, schema, keys, jobs, progress))
+
+
+async def _work(
+    settings: Settings, schema: str, keys: KeySpec | None, jobs: Any, progress: Any
+) -> None:
+    contract, close = await _contract(settings, keys)
+    conn = await connect(settings.postgres)
+    consumer = make_consumer(
+        settings.kafka, group_id=None, max_poll_records=FETCH, fetch_max_bytes=64 * 1024 * 1024
+    )
+    await consumer.start()
+    try:
+        while True:
+            try:
+                job = jobs.get_nowait()
+            except queue.Empty:
+                return
+            await _replay(job, contract, consumer, conn, schema=schema, progress=progress)
+    finally:
+        await consumer.stop()
+        await conn.close()
+        await close()
+
+
+async def _replay(
+    job: Job, contract: Contract, consumer: Any, conn: Any, *, schema: str, progress: Any
+) -> None:
+    """Steps 3 of the module docstring for one partition."""
+    projection = projections()[job.projection]
+    reads = projection.reads
+    peek = contract.codec.peek
+    tp = TopicPartition(job.topic, job.partition)
+    consumer.assign([tp])
+    consumer.seek(tp, job.start)
+    memory = MemoryRows()
+    position = job.start
+    while position < job.end:
+        fetched = await consumer.getmany(tp, timeout_ms=1000, max_records=FETCH)
+        messages = [m for m in fetched.get(tp, ()) if m.offset < job.end]
+        if not messages:
+            continue
+        position = messages[-1].offset + 1
+        wanted = [m for m in messages if _reads(peek, m.value, reads)]
+        events = []
+        for item in await contract.decode(wanted):
+            if not isinstance(item, Rejected):  # the live projector dead-lettered it
+                event = EVENT_TYPES[item.event.name].from_record(item.event.record)
+                events.append((item.offset, event))
+        memory.apply(await projection.fold(memory, events))
+        progress.put(len(messages))
+    async with conn.transaction():
+        for table, held in memory.tables.items():
+            if held:
+                columns = list(next(iter(held.values())))
+                await conn.copy_records_to_table(
+                    table,
+                    schema_name=schema,
+                    columns=columns,
+                    records=[tuple(r[c] for c in columns) for r in held.values()],
+                )
+        await write(conn, schema, memory.counts(), [], projector=projection.name)
+        await conn.execute(
+            f"INSERT INTO {quote(schema)}.projection_offsets"
+            " (projector, topic, partition, next_offset) VALUES ($1, $2, $3, $4)",
+            projection.name,
+            job.topic,
+            job.partition,
+            job.end,
+        )
+
+
+def _reads(peek: Callable[[bytes], Any], value: bytes | None, reads: frozenset[str]) -> bool:
+    try:
+        return peek(value or b"").name in reads
+    except BadInput:
+        return False  # not an event: the live projector dead-letters it, a rebuild skips it
+
+
+# -- the coordinator ------------------------------------------------------------------------
+
+
+async def rebuild(
+    settings: Settings,
+    *,
+    schema: str = migrations.DEFAULT_SCHEMA,
+    topics: Mapping[str, str] | None = None,
+    workers: int | None = None,
+    keys: KeySpec | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    switch: bool = True,
+) -> RebuildReport:
+    """Steps 1-5 of the module docstring. `topics` maps projection names to the topic each
+    reads (default: every projection, on its own topic); `keys` where the data keys are
+    (default: the settings' key store)."""
+    topics = (
+        dict(topics) if topics is not None else {p.name: p.topic for p in projections().values()}
+    )
+    fresh = f"{schema}_rebuild"
+    workers = workers or os.cpu_count() or 1
+    conn = await connect(settings.postgres)
+    try:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {quote(fresh)} CASCADE")
+        await migrations.migrate(conn, fresh)
+        ranges = await _ranges(settings, topics)
+        jobs = plan(ranges)
+        report = RebuildReport(schema=schema, previous=None, workers=min(workers, len(jobs)))
+        report.events = sum(j.size for j in jobs)
+        began = time.perf_counter()
+        await _bulk(
+            settings,
+            fresh,
+            keys=keys,
+            jobs=jobs,
+            workers=report.workers,
+            on_progress=on_progress,
+            total=report.events,
+        )
+        report.bulk_s = time.perf_counter() - began
+        began = time.perf_counter()
+        report.catch_up_events = await _catch_up(settings, fresh, keys, topics)
+        report.catch_up_s = time.perf_counter() - began
+        for table in (
+            "cases",
+            "case_messages",
+            "sla_clocks",
+            "agents",
+            "agent_holds",
+            "daily_stats",
+        ):
+            report.rows[table] = await conn.fetchval(
+                f"SELECT count(*) FROM {quote(fresh)}.{quote(table)}"
+            )
+        if switch:
+            began = time.perf_counter()
+            report.previous = await switch_schemas(conn, schema, fresh)
+            report.switch_s = time.perf_counter() - began
+        else:
+            report.schema = fresh
+        return report
+    finally:
+        await conn.close()
+
+
+async def _ranges(
+    settings: Settings, topics: Mapping[str, str]
+) -> dict[tuple[str, str, int], tuple[int, int]]:
+    consumer = make_consumer(settings.kafka, group_id=None)
+    await consumer.start()
+    try:
+        out = {}
+        for name, topic in topics.items():
+            found = await topic_partitions(settings.kafka, topic)
+            if not found:
+                raise RebuildFailed(
+                    f"topic {topic} does not exist: there is no log to rebuild from"
+                )
+            parts = [TopicPartition(topic, p) for p in sorted(found)]
+            starts = await consumer.beginning_offsets(parts)
+            ends = await consumer.end_offsets(parts)
+            for tp in parts:
+                out[(name, topic, tp.partition)] = (starts[tp], ends[tp])
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def _bulk(
+    settings: Settings,
+    fresh: str,
+    *,
+    keys: KeySpec | None,
+    jobs: list[Job],
+    workers: int,
+    on_progress: Callable[[Progress], None] | None,
+    total: int,
+) -> None:
+    """Step 3: the workers replay the jobs; progress is reported as they go."""
+    if not jobs:
+        return
+    ctx = multiprocessing.get_context("spawn")
+    job_queue = ctx.Queue()
+    progress = ctx.Queue()
+    for job in jobs:
+        job_queue.put(job)
+    procs = [
+        ctx.Process(target=_worker, args=(settings, fresh, keys, job_queue, progress), daemon=True)
+        for _ in range(workers)
+    ]
+    for p in procs:
+        p.start()
+    began = time.perf_counter()
+    done = 0
+    try:
+        while True:
+            while True:
+                try:
+                    done += progress.get_nowait()
+                except queue.Empty:
+                    break
+            if on_progress is not None:
+                on_progress(Progress(done, total, time.perf_counter() - began, "replay"))
+            if all(not p.is_alive() for p in procs):
+                break
+            await asyncio.sleep(REPORT_EVERY_S)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+            p.join()
+    failed = [p.exitcode for p in procs if p.exitcode != 0]
+    if failed:
+        raise RebuildFailed(
+            f"{len(failed)} rebuild worker(s) failed (exit codes {failed}); the live read model"
+            f" is unchanged; see the workers' errors above, fix the cause and run the rebuild again"
+        )
+
+
+async def _catch_up(
+    settings: Settings, fresh: str, keys: KeySpec | None, topics: Mapping[str, str]
+) -> int:
+    """Step 4: the live projectors' code, on the fresh schema, up to the current ends."""
+    contract, close = await _contract(settings, keys)
+    try:
+        ranges = await _ranges(settings, topics)
+        read = 0
+        for name, topic in topics.items():
+            until = {(t, p): end for (n, t, p), (_, end) in ranges.items() if n == name}
+            proj = Projector(
+                settings,
+                contract,
+                projections()[name],
+                schema=fresh,
+                topic=topic,
+                group_id=f"acolhe.rebuild.{name}.{os.getpid()}.{time.time_ns()}",
+            )
+            await proj.start()
+            try:
+                while True:
+                    stored = await proj.positions()
+                    if all(stored.get(tp, 0) >= end for tp, end in until.items()):
+                        break
+                    read += await proj.step(timeout_ms=500)
+            finally:
+                await proj.stop()
+        return read
+    finally:
+        await close()
+
+
+async def _contract(
+    settings: Settings, keys: KeySpec | None
+) -> tuple[Contract, Callable[[], Awaitable[None]]]:
+    """The contract, with the key store `keys` names, and how to close both."""
+    if keys is None:
+        contract = await Contract.open(settings)
+        return contract, contract.close
+    pool = await create_pool(settings.postgres)
+    store = PostgresKeyStore(pool, keys.master_key, schema=keys.schema)
+    contract = await Contract.open(settings, keys=store)
+
+    async def close() -> None:
+        await contract.close()
+        await pool.close()
+
+    return contract, close
+
+
+async def switch_schemas(conn: Any, schema: str, fresh: str) -> str | None:
+    """Step 5. Returns the name the live schema now has, or None when there was none."""
+    previous = f"{schema}_previous"
+    async with conn.transaction():
+        live = await conn.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname = $1", schema)
+        if live:
+            await conn.execute(
+                f"LOCK TABLE {quote(schema)}.projection_offsets IN ACCESS EXCLUSIVE MODE"
+            )
+            await conn.execute(f"DROP SCHEMA IF EXISTS {quote(previous)} CASCADE")
+            await conn.execute(f"ALTER SCHEMA {quote(schema)} RENAME TO {quote(previous)}")
+        await conn.execute(f"ALTER SCHEMA {quote(fresh)} RENAME TO {quote(schema)}")
+    return previous if live else None
