@@ -110,6 +110,20 @@ class ContractSettings:
 
 
 @dataclass(frozen=True)
+class ExportSettings:
+    """How `acolhe export` protects personal data (docs/export.md).
+
+    `pseudonym_key` keys the HMAC that replaces citizens' identifiers in exports; the same
+    key gives the same pseudonyms, export after export. `authorized_key_sha256` lists the
+    SHA-256 digests (hex) of the keys that may export personal fields in clear; none by
+    default, so nobody can until an operator configures one.
+    """
+
+    pseudonym_key: Secret | None = None
+    authorized_key_sha256: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class StackSettings:
     """Where and how the local stack runs (`acolhe stack ...`)."""
 
@@ -140,6 +154,7 @@ class Settings:
     postgres: PostgresSettings
     stack: StackSettings
     contract: ContractSettings = field(default_factory=ContractSettings)
+    export: ExportSettings = field(default_factory=ExportSettings)
     log_format: Literal["json", "text"] = "json"
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -225,11 +240,19 @@ class Settings:
             else None,
             master_key=Secret(master) if master else None,
         )
+        pseudonym = env.get("ACOLHE_EXPORT_PSEUDONYM_KEY") or None
+        if pseudonym is not None:
+            _check_master_key(pseudonym, source="ACOLHE_EXPORT_PSEUDONYM_KEY")
+        export = ExportSettings(
+            pseudonym_key=Secret(pseudonym) if pseudonym else None,
+            authorized_key_sha256=_digests(env, "ACOLHE_EXPORT_AUTHORIZED_KEY_SHA256"),
+        )
         return cls(
             kafka=kafka,
             postgres=PostgresSettings(dsn=Secret(dsn)),
             stack=stack,
             contract=contract,
+            export=export,
             log_format=log_format,
             env=env,
         )
@@ -257,6 +280,8 @@ class Settings:
             "contract.framing": self.contract.framing,
             "contract.schema_registry_url": self.contract.schema_registry_url,
             "contract.master_key": "***" if self.contract.master_key else None,
+            "export.pseudonym_key": "***" if self.export.pseudonym_key else None,
+            "export.authorized_keys": len(self.export.authorized_key_sha256),
         }
 
     def master_key(self) -> bytes:
@@ -276,6 +301,33 @@ class Settings:
         raw = path.read_text().strip()
         _check_master_key(raw, source=str(path))
         return base64.b64decode(raw)
+
+    def pseudonym_key(self) -> bytes:
+        """The 32-byte key of the pseudonyms in exports (HMAC-SHA256).
+
+        From ACOLHE_EXPORT_PSEUDONYM_KEY (base64) when set, which production must do (and
+        keep, or pseudonyms change); otherwise the local stack's own key in
+        <state dir>/pseudonym.key, made on first use (mode 0600).
+        """
+        if self.export.pseudonym_key is not None:
+            return base64.b64decode(self.export.pseudonym_key.reveal())
+        return _state_key(self.stack.state_dir / "pseudonym.key")
+
+
+def _state_key(path: Path) -> bytes:
+    """A 32-byte key kept in base64 in `path`, made on first use (mode 0600)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # made meanwhile by another process: read theirs
+        else:
+            with os.fdopen(fd, "wb") as out:
+                out.write(base64.b64encode(os.urandom(32)))
+    raw = path.read_text().strip()
+    _check_master_key(raw, source=str(path))
+    return base64.b64decode(raw)
 
 
 def mask_dsn(dsn: str) -> str:
@@ -301,6 +353,18 @@ def _check_master_key(raw: str, source: str = "ACOLHE_MASTER_KEY") -> None:
             f"{source} must be 32 random bytes in base64, e.g. the output of "
             "`python -c 'import os,base64;print(base64.b64encode(os.urandom(32)).decode())'`"
         )
+
+
+def _digests(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name) or ""
+    digests = tuple(d.strip().lower() for d in raw.split(",") if d.strip())
+    for digest in digests:
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ConfigurationError(
+                f"{name} must be SHA-256 digests in hex, comma-separated, e.g. the first "
+                "field of `sha256sum export.key`"
+            )
+    return digests
 
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:
