@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from streams.cli import demo, doctor, projections, run, sla, stack
 from streams.cli import export as export_cmd
+from streams.cli import privacy as privacy_cmd
 from streams.cli import schemas as schemas_cmd
 from streams.shared.errors import AcolheError, ConfigurationError
 
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     schemas_cmd.register(sub)
     sla.register(sub)
     projections.register(sub)
+    privacy_cmd.register(sub)
     export_cmd.register(sub)
     settings = sub.add_parser("settings", help="print the settings in force (secrets masked)")
     settings.set_defaults(handler=_print_settings)

@@ -3,8 +3,10 @@
 `message_row` makes a message's row (MessageReceived: in; MessageSent: out); a citizen's
 message names no case, so the shell passes the contact's open case. `evolve_message` keeps
 the furthest delivery status (sent < delivered < read; failed wins; never back). Personal
-fields the key no longer opens (ERASED) are stored as NULL. Whole rows, fixed columns
-(`MESSAGE_COLUMNS`), `version` = the event's offset, as in `streams.projections.rows`.
+fields the key no longer opens (ERASED) are stored as NULL, and such a row is marked
+redacted (`redacted_at`), so a rebuild or a late event after an erasure makes the same row
+`acolhe erase` left (docs/privacy.md). Whole rows, fixed columns (`MESSAGE_COLUMNS`),
+`version` = the event's offset, as in `streams.projections.rows`.
 """
 
 from __future__ import annotations
@@ -62,6 +64,14 @@ def _clear(value: str | Erased | None) -> str | None:
     return None if isinstance(value, Erased) else value
 
 
+def is_erased(event: MessageReceived | MessageSent) -> bool:
+    """Whether the message's subject was erased: its key opened none of its personal fields.
+
+    Told by `contact_address`, the one personal field every message has: all of a message's
+    fields are sealed with the same key, so it opens all of them or none."""
+    return isinstance(event.contact_address, Erased)
+
+
 def _attachments(attachments: tuple[Attachment, ...]) -> str:
     """The attachments as the jsonb text of an array (asyncpg sends jsonb as text)."""
     return json.dumps(
@@ -87,21 +97,26 @@ def message_row(
     """A message's whole row: `in` for a citizen's `MessageReceived` (key: its event id; in
     the case `case_id`, the contact's open case, None outside any case), `out` for the
     office's `MessageSent` (key: its `message_id`; in the event's own case, else `case_id`).
-    Delivery is unknown until a `DeliveryStatusChanged`."""
+    Delivery is unknown until a `DeliveryStatusChanged`.
+
+    A message of an erased subject (`is_erased`) is redacted: its personal fields are NULL
+    and `redacted_at` is the message's own time. The fold has no clock, and the row never
+    held the fields; a rebuild makes the same row."""
+    erased = is_erased(event)
     common = {
         "event_id": event.event_id,
         "contact_id": event.contact_id,
         "subject_id": event.subject_id,
         "channel": event.channel,
-        "text": _clear(event.text),
-        "email_subject": _clear(event.email_subject),
+        "text": None if erased else _clear(event.text),
+        "email_subject": None if erased else _clear(event.email_subject),
         "attachments": _attachments(event.attachments),
         "reply_to_provider_message_id": event.reply_to_provider_message_id,
         "occurred_at": event.occurred_at,
         "delivery_status": None,
         "delivery_status_at": None,
         "delivery_error": None,
-        "redacted_at": None,
+        "redacted_at": event.occurred_at if erased else None,
         "version": version,
     }
     if isinstance(event, MessageReceived):

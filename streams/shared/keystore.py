@@ -2,20 +2,31 @@
 
 Each subject (citizen) has one 256-bit data key, stored wrapped with AES key wrap
 (RFC 3394) under the master key from the settings; the table holds no usable key without
-it. `destroy` overwrites the wrapped key with NULL, keeps a tombstone (so a destroyed key
+it. `shred` overwrites the wrapped key with NULL, keeps a tombstone (so a destroyed key
 is told apart from one never made, and is never silently re-created) and vacuums the
 table so the old row version leaves the heap.
 
 The codec needs keys synchronously, so the store keeps loaded keys in memory and serves
 them through the `KeyRing` protocol: `await ensure(subjects)` before encoding,
 `await load(subjects)` before decoding, then pass the store as the key ring.
+
+Keys destroyed by another process (`acolhe erase`) leave this store's memory too: at most
+every `recheck_s` seconds, `load` and `ensure` ask the table which keys were destroyed
+lately (`destroyed_at`, indexed) and drop those they hold. So a running processor,
+projector or connector stops opening (ERASED) and sealing (`SubjectErased`) an erased
+citizen's fields from its first batch after `recheck_s`, without a restart. A poll, not
+LISTEN/NOTIFY: a notification sent while the listening connection is down is lost for
+good, and holding a connection for it would take one from the caller's pool; this store
+is only ever used right after `load` or `ensure`, which is exactly where the poll runs.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterable
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Final, Literal
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
@@ -34,7 +45,20 @@ CREATE TABLE IF NOT EXISTS {schema}.data_keys (
     destroyed_at  timestamptz,
     CHECK ((wrapped_key IS NULL) = (destroyed_at IS NOT NULL))
 );
+CREATE INDEX IF NOT EXISTS data_keys_destroyed_idx
+    ON {schema}.data_keys (destroyed_at) WHERE destroyed_at IS NOT NULL;
 """
+
+RECHECK_S: Final = 1.0
+"""How often (at most) a store asks which keys were destroyed since it last asked."""
+
+RECHECK_OVERLAP: Final = timedelta(minutes=5)
+"""Each poll looks back this far before the previous one: `destroyed_at` is the start of
+the destroying transaction, which may commit after a poll that began later."""
+
+Shredded = Literal["destroyed", "tombstoned", "already_destroyed", "already_tombstoned"]
+"""What `shred` found and did: the subject's key destroyed now; no key ever made, so a
+tombstone recorded now; or either of those done before (nothing changed)."""
 
 
 class SubjectErased(InfrastructureError):
@@ -42,7 +66,14 @@ class SubjectErased(InfrastructureError):
 
 
 class PostgresKeyStore:
-    def __init__(self, pool: Any, master_key: bytes, *, schema: str = "acolhe_keys") -> None:
+    def __init__(
+        self,
+        pool: Any,
+        master_key: bytes,
+        *,
+        schema: str = "acolhe_keys",
+        recheck_s: float = RECHECK_S,
+    ) -> None:
         if len(master_key) != 32:
             raise ValueError("the master key must be 32 bytes")
         self._pool = pool
@@ -50,17 +81,26 @@ class PostgresKeyStore:
         self._master_id = hashlib.sha256(b"acolhe-master-key-id" + master_key).hexdigest()[:16]
         self._schema = f'"{schema}"'
         self._cache: dict[str, bytes | None] = {}
+        self._recheck_s = recheck_s
+        self._rechecked: float | None = None  # time.monotonic() of the last poll
+        self._destroyed_since: datetime | None = None  # the database's clock
 
     async def create_tables(self) -> None:
         async with self._pool.acquire() as conn:
             await conn.execute(DDL.format(schema=self._schema))
 
     async def load(self, subjects: Iterable[str]) -> None:
-        """Bring these subjects' keys into memory (a missing or destroyed key loads as erased)."""
+        """Bring these subjects' keys into memory (a missing or destroyed key loads as erased),
+        first dropping the keys destroyed elsewhere since the last poll, when one is due."""
         wanted = [s for s in set(subjects) if s not in self._cache]
-        if not wanted:
+        due = self._recheck_due()
+        if not wanted and not due:
             return
         async with self._pool.acquire() as conn:
+            if due:
+                await self._drop_destroyed(conn)
+            if not wanted:
+                return
             rows = await conn.fetch(
                 f"SELECT subject_id, wrapped_key FROM {self._schema}.data_keys "
                 "WHERE subject_id = ANY($1::text[])",
@@ -73,6 +113,10 @@ class PostgresKeyStore:
 
     async def ensure(self, subjects: Iterable[str]) -> None:
         """Make keys for the subjects that have none, then load them all."""
+        subjects = set(subjects)
+        if self._recheck_due():
+            async with self._pool.acquire() as conn:
+                await self._drop_destroyed(conn)
         wanted = sorted({s for s in subjects if self._cache.get(s) is None})
         if wanted:
             rows = [
@@ -95,23 +139,43 @@ class PostgresKeyStore:
                 self._cache.pop(s, None)
         await self.load(wanted)
 
-    async def destroy(self, subject_id: str) -> bool:
-        """Destroy the subject's key (or record a tombstone if it had none); False if it
-        was already destroyed."""
+    async def shred(self, subject_id: str) -> Shredded:
+        """Destroy the subject's key, or record a tombstone if it never had one, so that no
+        key is ever made for it again. Idempotent: a second call changes nothing and says
+        what the first did."""
         async with self._pool.acquire() as conn:
-            status = await conn.execute(
+            # Postgres 18: `old` is the row before the upsert, all NULL when it inserted.
+            changed = await conn.fetchrow(
                 f"INSERT INTO {self._schema}.data_keys AS k "
                 "(subject_id, wrapped_key, master_key_id, destroyed_at) "
                 "VALUES ($1, NULL, $2, now()) "
                 "ON CONFLICT (subject_id) DO UPDATE SET wrapped_key = NULL, destroyed_at = now() "
-                "WHERE k.wrapped_key IS NOT NULL",
+                "WHERE k.wrapped_key IS NOT NULL "
+                "RETURNING old.subject_id IS NULL AS inserted",
                 subject_id,
                 self._master_id,
             )
-            await conn.execute(f"VACUUM {self._schema}.data_keys")
+            outcome: Shredded
+            if changed is not None:
+                # The old row version holds the wrapped key: vacuum it out of the heap.
+                await conn.execute(f"VACUUM {self._schema}.data_keys")
+                outcome = "tombstoned" if changed["inserted"] else "destroyed"
+            else:
+                # A tombstone is written in one transaction: made and destroyed at once.
+                never_had_one = await conn.fetchval(
+                    f"SELECT created_at = destroyed_at FROM {self._schema}.data_keys "
+                    "WHERE subject_id = $1",
+                    subject_id,
+                )
+                outcome = "already_tombstoned" if never_had_one else "already_destroyed"
         self._cache[subject_id] = None
         forget_ciphers()
-        return bool(status.endswith(" 1"))
+        return outcome
+
+    async def destroy(self, subject_id: str) -> bool:
+        """Destroy the subject's key (or record a tombstone if it had none); False if it
+        was already destroyed."""
+        return await self.shred(subject_id) in ("destroyed", "tombstoned")
 
     def forget(self) -> None:
         """Drop the in-memory keys (e.g. after another process erased someone)."""
@@ -132,6 +196,31 @@ class PostgresKeyStore:
             raise KeyNotLoaded(f"key of {subject_id!r} not loaded: await load([...]) first")
         key = self._cache[subject_id]
         return DataKey(subject_id, key) if key is not None else None
+
+    # -- keys destroyed elsewhere -----------------------------------------------------------
+
+    def _recheck_due(self) -> bool:
+        return self._rechecked is None or time.monotonic() - self._rechecked >= self._recheck_s
+
+    async def _drop_destroyed(self, conn: Any) -> None:
+        """Forget the keys held here that were destroyed since the last poll (looking back
+        `RECHECK_OVERLAP` further), so they are served as erased from now on."""
+        since = self._destroyed_since
+        row = await conn.fetchrow(
+            "SELECT statement_timestamp() AS now, "
+            f"ARRAY(SELECT subject_id FROM {self._schema}.data_keys "
+            "       WHERE $1::timestamptz IS NOT NULL AND destroyed_at >= $1) AS destroyed",
+            since - RECHECK_OVERLAP if since is not None else None,
+        )
+        self._rechecked = time.monotonic()
+        self._destroyed_since = row["now"]
+        dropped = False
+        for subject in row["destroyed"]:
+            if self._cache.get(subject) is not None:
+                self._cache[subject] = None
+                dropped = True
+        if dropped:
+            forget_ciphers()
 
     def _unwrap(self, subject_id: str, wrapped: bytes) -> bytes:
         try:

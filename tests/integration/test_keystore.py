@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from typing import Any
@@ -80,3 +81,43 @@ async def test_the_table_holds_no_usable_key_without_the_master_key(
 
     with pytest.raises(InfrastructureError, match="ACOLHE_MASTER_KEY"):
         await wrong.load(["citizen-1"])
+
+
+async def test_a_running_worker_stops_using_a_key_destroyed_elsewhere(
+    pool: Any, store: PostgresKeyStore, pg_schema: str
+) -> None:
+    codec = Codec(SchemaSet([load_schema(NOTE_V1)]))
+    await store.ensure(["citizen-1", "citizen-2"])
+    sealed = codec.encode("NoteTaken", note(), store)
+    worker = PostgresKeyStore(pool, MASTER, schema=pg_schema, recheck_s=0.05)
+    await worker.ensure(["citizen-1", "citizen-2"])
+    assert codec.decode(sealed, worker).record["text"] == note()["text"]
+
+    assert await store.shred("citizen-1") == "destroyed"
+
+    async def until_erased() -> None:
+        # What a worker does every batch: load the keys, then open the fields.
+        while True:
+            await worker.load(["citizen-1"])
+            if codec.decode(sealed, worker).record["text"] is ERASED:
+                return
+            await asyncio.sleep(0.01)  # a poll interval, not a synchronisation
+
+    await asyncio.wait_for(until_erased(), timeout=10)
+    await worker.ensure(["citizen-1", "citizen-2"])
+    with pytest.raises(SubjectErased):
+        codec.encode("NoteTaken", note(), worker)
+    # The other citizen's key is untouched.
+    assert codec.encode("NoteTaken", note(subject_id="citizen-2"), worker)
+
+
+async def test_shredding_says_what_it_did_and_a_second_time_changes_nothing(
+    store: PostgresKeyStore,
+) -> None:
+    await store.ensure(["citizen-1"])
+
+    assert await store.shred("citizen-1") == "destroyed"
+    assert await store.shred("citizen-1") == "already_destroyed"
+    assert await store.shred("never-seen") == "tombstoned"
+    assert await store.shred("never-seen") == "already_tombstoned"
+    assert not await store.destroy("citizen-1")
