@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import operator
 import os
 import queue
 import time
@@ -208,7 +209,7 @@ async def _replay(
     """Steps 3 of the module docstring for one partition."""
     projection = projections()[job.projection]
     reads = projection.reads
-    peek = contract.codec.peek
+    from_record = {name: EVENT_TYPES[name].from_record for name in reads}
     tp = TopicPartition(job.topic, job.partition)
     consumer.assign([tp])
     consumer.seek(tp, job.start)
@@ -220,12 +221,14 @@ async def _replay(
         if not messages:
             continue
         position = messages[-1].offset + 1
-        wanted = [m for m in messages if _reads(peek, m.value, reads)]
-        events = []
-        for item in await contract.decode(wanted):
-            if not isinstance(item, Rejected):  # the live projector dead-lettered it
-                event = EVENT_TYPES[item.event.name].from_record(item.event.record)
-                events.append((item.offset, event))
+        # Decoded whole and filtered by type after: nearly every type of a projection's
+        # topic is one it reads, and decoding reads the type anyway. A record that is not
+        # an event was dead-lettered by the live projector; the rebuild skips it too.
+        events = [
+            (item.offset, from_record[item.event.name](item.event.record))
+            for item in await contract.decode(messages)
+            if not isinstance(item, Rejected) and item.event.name in reads
+        ]
         memory.apply(await projection.fold(memory, events))
         progress.put(len(messages))
     async with conn.transaction():
@@ -236,7 +239,7 @@ async def _replay(
                     table,
                     schema_name=schema,
                     columns=columns,
-                    records=[tuple(r[c] for c in columns) for r in held.values()],
+                    records=map(operator.itemgetter(*columns), held.values()),
                 )
         await write(conn, schema, memory.counts(), [], projector=projection.name)
         await conn.execute(
@@ -247,13 +250,6 @@ async def _replay(
             job.partition,
             job.end,
         )
-
-
-def _reads(peek: Callable[[bytes], Any], value: bytes | None, reads: frozenset[str]) -> bool:
-    try:
-        return peek(value or b"").name in reads
-    except BadInput:
-        return False  # not an event: the live projector dead-letters it, a rebuild skips it
 
 
 # -- the coordinator ------------------------------------------------------------------------
@@ -329,11 +325,10 @@ async def _ranges(
     try:
         out = {}
         for name, topic in topics.items():
-            found = await topic_partitions(settings.kafka, topic)
-            if not found:
-                raise RebuildFailed(
-                    f"topic {topic} does not exist: there is no log to rebuild from"
-                )
+            try:
+                found = await topic_partitions(settings.kafka, topic)
+            except BadInput as exc:
+                raise RebuildFailed(f"{exc}: there is no log to rebuild {name} from") from exc
             parts = [TopicPartition(topic, p) for p in sorted(found)]
             starts = await consumer.beginning_offsets(parts)
             ends = await consumer.end_offsets(parts)
