@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from streams.cli import demo, doctor, projections, run, sla, stack
+from streams.cli import access, demo, doctor, projections, run, sla, stack
 from streams.cli import export as export_cmd
 from streams.cli import privacy as privacy_cmd
 from streams.cli import schemas as schemas_cmd
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     schemas_cmd.register(sub)
     sla.register(sub)
     projections.register(sub)
+    access.register(sub)
     privacy_cmd.register(sub)
     export_cmd.register(sub)
     settings = sub.add_parser("settings", help="print the settings in force (secrets masked)")

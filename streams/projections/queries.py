@@ -7,6 +7,10 @@ by `python -m streams.projections.queries`) and run by tests/integration/test_mi
 against a freshly migrated schema: the page, the code and the schema cannot drift apart.
 
 Each query is shaped for an index of 0001_read_model.sql (named in its `uses`).
+
+An agent app runs them as a member of `acolhe_agent_app`, under row-level security
+(0003_access.sql): each transaction first names its agent with `SET_AGENT`, and then sees
+only what that agent may see (the same query returns less for an agent of another team).
 Pure data: no Postgres, no I/O.
 """
 
@@ -48,9 +52,32 @@ def _sql(text: str) -> str:
     return textwrap.dedent(text).strip()
 
 
+SET_AGENT: Final = "SELECT set_config('acolhe.agent_id', $1::text, true)"
+"""The first statement of every transaction of an agent app: names the agent whose access
+applies until the transaction ends (`true`: transaction-local, so a pooled connection
+carries nothing over). Without it the app sees no rows."""
+
 AGENT = Param("agent_id", "text", "the agent using the app", "agent-1")
 QUEUES = Param(
     "queue_ids", "text[]", "the queues the agent serves", ["familia-capital", "saude-urgente"]
+)
+
+MY_ACCESS: Final = Query(
+    name="MY_ACCESS",
+    title="My queues",
+    question=(
+        "The queues I see, their team, and whether I see their confidential cases (I am of "
+        "that team): the queue ids the other queries and the live updates take."
+    ),
+    sql=_sql(
+        """
+        SELECT a.queue_id, a.team_id, a.sees_confidential
+          FROM {schema}.my_access() AS a
+         ORDER BY a.queue_id
+        """
+    ),
+    params=(),
+    uses="agent_queues_pkey, agent_teams_pkey (function my_access, as the agent set by SET_AGENT)",
 )
 
 MY_OPEN_CASES: Final = Query(
@@ -201,6 +228,7 @@ SLA_BOARD_TODAY: Final = Query(
 )
 
 ALL: Final = (
+    MY_ACCESS,
     MY_OPEN_CASES,
     NEXT_CASE_IN_MY_QUEUES,
     MY_QUEUE_WAITING,
@@ -218,6 +246,7 @@ def markdown() -> str:
         params = "; ".join(
             f"`${i}` {p.name} ({p.sql_type}): {p.doc}" for i, p in enumerate(q.params, start=1)
         )
+        params = params or "none"
         parts.append(
             f"### {q.title}\n\n{q.question}\n\n"
             f"`streams.projections.queries.{q.name}`; parameters: {params}. Index: {q.uses}.\n\n"

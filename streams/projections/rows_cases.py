@@ -24,6 +24,11 @@ Personal fields (`text`, `email_subject`, attachments' `file_name` and `caption`
 as decoded. An `ERASED` value (the citizen's key was destroyed) becomes NULL, as the
 table's comment on `text` says; `redacted_at` stays NULL: it records when an
 `ErasureRequested` redacted the row, a fact this fold does not see.
+
+`confidential` is a rule of the read model, not a fact of the log (no event carries it
+yet): a case is confidential once a `CaseTriaged` or a `CaseQueued` gives it an area of
+`CONFIDENTIAL_AREAS`, and stays so (its timeline already holds what made it so). Being
+pure, a replay reproduces it; row-level security (0003_access.sql) reads it.
 """
 
 from __future__ import annotations
@@ -65,6 +70,11 @@ CaseEvent = (
     | MessageSent
 )
 
+CONFIDENTIAL_AREAS: Final[frozenset[str]] = frozenset({"violencia_domestica", "infancia_juventude"})
+"""Areas whose cases only their queue's team (and their holder) may see: domestic violence
+(the victim's safety: where she lives, who threatens her) and children and adolescents
+(the ECA, Lei 8.069/1990, keeps proceedings about them confidential)."""
+
 CASE_STATUSES: Final[frozenset[str]] = frozenset(
     {"in_triage", "queued", "assigned", "waiting_on_citizen", "on_hold", "closed"}
 )
@@ -100,6 +110,11 @@ CASE_COLUMNS: Final = (
 )
 
 
+def is_confidential_area(area: str) -> bool:
+    """Whether a case of `area` is confidential (`CONFIDENTIAL_AREAS`)."""
+    return area in CONFIDENTIAL_AREAS
+
+
 def _only(columns: tuple[str, ...], row: Mapping[str, Any]) -> Row:
     return {c: row[c] for c in columns}
 
@@ -118,7 +133,8 @@ def evolve_case(row: Mapping[str, Any] | None, event: CaseEvent, version: int) -
     open case. By event, as `streams.cases.state` moves the case:
     - `CaseOpened`: the row, `in_triage` (a later copy changes nothing);
     - `CaseTriaged`: area, priority, urgency flags, region, eligible, `triaged_at` (the
-      latest triage replaces);
+      latest triage replaces); `confidential` from then on if the area is confidential
+      (a `CaseQueued` naming such an area does the same);
     - routing (`CaseQueued`, `CaseAssigned`, `CaseReleased` by the holder, `CaseTransferred`)
       always sets queue and agent; the status moves to whose move it is (`assigned` with an
       agent, else `queued` with a queue, else `in_triage`) only from `in_triage`, `queued`
@@ -203,6 +219,7 @@ def _apply(new: Row, event: CaseEvent) -> Row:
                 region=event.region,
                 eligible=event.eligible,
                 triaged_at=at,
+                confidential=new["confidential"] or is_confidential_area(event.area),
             )
         case CaseQueued() | CaseAssigned() | CaseReleased() | CaseTransferred():
             _apply_routing(new, event)
@@ -263,7 +280,12 @@ def _apply_routing(
     at = event.occurred_at
     match event:
         case CaseQueued():
-            new.update(queue_id=event.queue_id, queued_at=at, priority=event.priority)
+            new.update(
+                queue_id=event.queue_id,
+                queued_at=at,
+                priority=event.priority,
+                confidential=new["confidential"] or is_confidential_area(event.area),
+            )
             _route(new, None, at)
         case CaseAssigned():
             new["queue_id"] = event.queue_id

@@ -39,11 +39,14 @@ TIMEOUT_S = 60.0
 TABLES = {
     "acolhe_migrations",
     "agent_holds",
+    "agent_queues",
+    "agent_teams",
     "agents",
     "case_messages",
     "cases",
     "daily_stats",
     "projection_offsets",
+    "queue_teams",
     "sla_clocks",
 }
 VIEWS = {"queue_cases", "queues", "sla_board"}

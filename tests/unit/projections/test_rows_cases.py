@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.events import (
+    Area,
     Attachment,
     CaseAssigned,
     CaseClosed,
@@ -36,6 +37,7 @@ from schemas.personal import ERASED
 from streams.projections.rows_cases import (
     CASE_COLUMNS,
     CASE_STATUSES,
+    CONFIDENTIAL_AREAS,
     CaseEvent,
     evolve_case,
     upsert_case,
@@ -68,12 +70,12 @@ def opened(m: int = 0) -> CaseOpened:
     )
 
 
-def triaged(m: int) -> CaseTriaged:
+def triaged(m: int, area: Area = "familia") -> CaseTriaged:
     return CaseTriaged(
         event_id=f"tri-{m}",
         occurred_at=at(m),
         subject_id="citizen-1",
-        area="familia",
+        area=area,
         priority="high",
         urgency_flags=("health_risk",),
         region="sp-capital",
@@ -83,12 +85,12 @@ def triaged(m: int) -> CaseTriaged:
     )
 
 
-def queued(m: int, queue: str = "q1") -> CaseQueued:
+def queued(m: int, queue: str = "q1", area: Area = "familia") -> CaseQueued:
     return CaseQueued(
         event_id=f"q-{m}",
         occurred_at=at(m),
         queue_id=queue,
-        area="familia",
+        area=area,
         priority="urgent",
         reason="triaged",
         **ENV,
@@ -230,7 +232,7 @@ def check_case(row: Mapping[str, Any]) -> None:
     assert row["priority"] is not None
     assert row["opened_at"] is not None
     assert isinstance(row["urgency_flags"], list)
-    assert row["confidential"] is False
+    assert isinstance(row["confidential"], bool)
     s = row["status"]
     assert s in CASE_STATUSES
     assert (s == "closed") == (row["closed_at"] is not None)
@@ -263,10 +265,13 @@ def check_message(row: Mapping[str, Any]) -> None:
 
 def fold(events: Sequence[CaseEvent], row: Mapping[str, Any] | None = None) -> dict[str, Any]:
     out = dict(row) if row is not None else None
+    was_confidential = False
     for version, event in enumerate(events):
         out = evolve_case(out, event, version)
         assert out is not None
         check_case(out)
+        assert out["confidential"] or not was_confidential, "confidential is for good"
+        was_confidential = out["confidential"]
     assert out is not None
     return out
 
@@ -315,6 +320,33 @@ def test_queued_then_assigned() -> None:
     assert row["status"] == "assigned"
     assert row["agent_id"] == "ana"
     assert row["assigned_at"] == at(3)
+
+
+def test_a_case_is_not_confidential_by_default() -> None:
+    assert fold([opened(), triaged(1), queued(2), assigned(3)])["confidential"] is False
+
+
+def test_domestic_violence_and_childrens_cases_are_confidential_once_triaged() -> None:
+    assert {"violencia_domestica", "infancia_juventude"} <= CONFIDENTIAL_AREAS
+    for area in ("violencia_domestica", "infancia_juventude"):
+        row = fold([opened(), triaged(1, area=area)])
+        assert row["confidential"] is True
+        assert row["area"] == area
+        assert row["version"] == 1
+
+
+def test_queued_with_a_confidential_area_makes_the_case_confidential() -> None:
+    row = fold([opened(), triaged(1), queued(2, area="violencia_domestica")])
+    assert row["confidential"] is True
+    assert row["area"] == "familia"  # the area is triage's; confidentiality is not undone
+
+
+def test_a_confidential_case_stays_so_when_triaged_again_elsewhere() -> None:
+    row = fold([opened(), triaged(1, area="violencia_domestica"), triaged(2), queued(3)])
+    assert row["area"] == "familia"
+    assert row["confidential"] is True
+    row = fold([opened(), triaged(1, area="violencia_domestica"), closed(2), reopened(3, at(2))])
+    assert row["confidential"] is True
 
 
 def test_release_by_holder_requeues_and_by_another_changes_nothing() -> None:
@@ -470,6 +502,7 @@ def test_delivery_stale_unknown_or_inbound_changes_nothing() -> None:
 
 KINDS = (
     "triage",
+    "triage_vd",
     "queue",
     "assign",
     "release",
@@ -493,6 +526,8 @@ def build(choices: Sequence[tuple[str, str]]) -> list[CaseEvent]:
         match kind:
             case "triage":
                 event = triaged(m)
+            case "triage_vd":
+                event = triaged(m, area="violencia_domestica")
             case "queue":
                 event = queued(m)
             case "assign":
