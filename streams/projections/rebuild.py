@@ -15,8 +15,10 @@ Steps, in order (correctness depends on it):
 4. catch-up phase: the live projector code runs on the fresh schema from the stored
    offsets to the topics' current ends (what arrived during the bulk phase);
 5. switch, in one transaction: lock the live schema's projection_offsets (waiting for any
-   live projector's batch in flight, whose transaction locks its rows), rename the live
-   schema to `<schema>_previous` (dropping an older one) and the fresh one to `<schema>`.
+   live projector's batch in flight, whose transaction locks its rows), copy the access
+   tables (`access.TABLES`: filled by `acolhe access sync`, not from the log, so agents
+   see after the switch what they saw before), rename the live schema to
+   `<schema>_previous` (dropping an older one) and the fresh one to `<schema>`.
    Agent apps' next query reads the fresh schema; a query running keeps its snapshot.
    A live projector's next batch finds the stored positions are not where it stands and
    rewinds to them (`Projector.step`), so nothing is lost or applied twice.
@@ -40,7 +42,7 @@ from typing import Any, Final
 from aiokafka import TopicPartition
 
 from schemas.events import EVENT_TYPES
-from streams.projections import migrations
+from streams.projections import access, migrations
 from streams.projections.folds import Change, Row, projections
 from streams.projections.projector import Projector
 from streams.projections.writer import Increment, quote, write
@@ -186,6 +188,8 @@ async def _work(
 ) -> None:
     contract, close = await _contract(settings, keys)
     conn = await connect(settings.postgres)
+    # Nobody listens to a schema being built: its triggers need not notify.
+    await conn.execute("SELECT set_config('acolhe.live_updates', 'off', false)")
     consumer = make_consumer(
         settings.kafka, group_id=None, max_poll_records=FETCH, fetch_max_bytes=64 * 1024 * 1024
     )
@@ -449,6 +453,11 @@ async def switch_schemas(conn: Any, schema: str, fresh: str) -> str | None:
             await conn.execute(
                 f"LOCK TABLE {quote(schema)}.projection_offsets IN ACCESS EXCLUSIVE MODE"
             )
+            for table in access.TABLES:  # not from the log: `acolhe access sync` fills them
+                await conn.execute(
+                    f"INSERT INTO {quote(fresh)}.{quote(table)}"
+                    f" SELECT * FROM {quote(schema)}.{quote(table)}"
+                )
             await conn.execute(f"DROP SCHEMA IF EXISTS {quote(previous)} CASCADE")
             await conn.execute(f"ALTER SCHEMA {quote(schema)} RENAME TO {quote(previous)}")
         await conn.execute(f"ALTER SCHEMA {quote(fresh)} RENAME TO {quote(schema)}")
