@@ -191,7 +191,12 @@ async def _work(
     # Nobody listens to a schema being built: its triggers need not notify.
     await conn.execute("SELECT set_config('acolhe.live_updates', 'off', false)")
     consumer = make_consumer(
-        settings.kafka, group_id=None, max_poll_records=FETCH, fetch_max_bytes=64 * 1024 * 1024
+        settings.kafka,
+        group_id=None,
+        max_poll_records=FETCH,
+        fetch_max_bytes=64 * 1024 * 1024,
+        # One partition at a time: fetch much of it per round trip (the default is 1 MiB).
+        max_partition_fetch_bytes=32 * 1024 * 1024,
     )
     await consumer.start()
     try:

@@ -116,6 +116,9 @@ def is_confidential_area(area: str) -> bool:
 
 
 def _only(columns: tuple[str, ...], row: Mapping[str, Any]) -> Row:
+    """A copy of `row` with exactly `columns` (a row read from the table has more)."""
+    if isinstance(row, dict) and tuple(row) == columns:
+        return dict(row)  # already whole and in order (every row this module makes)
     return {c: row[c] for c in columns}
 
 
