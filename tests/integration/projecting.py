@@ -1,17 +1,39 @@
-"""Helpers shared by the projector tests: where a topic ends, and running a projector until
-the positions stored with its rows reach a point."""
+"""Helpers shared by the projector tests: publishing events to a test topic, where a topic
+ends, and running a projector until the positions stored with its rows reach a point."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from aiokafka import TopicPartition
 
 from streams.projections.projector import Projector
-from streams.shared.kafka import make_consumer, topic_partitions
+from streams.shared.contract import Contract
+from streams.shared.events import TopicRoute
+from streams.shared.kafka import make_consumer, make_producer, topic_partitions
 from streams.shared.settings import Settings
 
 Positions = dict[tuple[str, int], int]
+
+
+async def publish(
+    settings: Settings,
+    contract: Contract,
+    topic: str,
+    events: list[Any],
+    *,
+    key: str = "contact_id",
+) -> None:
+    """Publish events (sealed, acknowledged) to `topic`, keyed by their field `key`."""
+    producer = make_producer(settings.kafka)
+    await producer.start()
+    try:
+        routes = {e.NAME: TopicRoute(topic, key) for e in events}
+        publisher = contract.publisher(producer, source="/test", routes=routes)
+        await publisher.publish_many([(e.NAME, e.to_record()) for e in events])
+    finally:
+        await producer.stop()
 
 
 async def ends(settings: Settings, topic: str) -> Positions:

@@ -18,15 +18,13 @@ from schemas.events import EVENT_TYPES
 from streams.projections.folds import CaseProjection
 from streams.projections.projector import Projector
 from streams.shared.contract import Contract
-from streams.shared.events import TopicRoute
 from streams.shared.kafka import (
     TopicSpec,
     delete_topics,
     ensure_topics,
-    make_producer,
 )
 from streams.shared.settings import Settings
-from tests.integration.projecting import ends, halfway, project
+from tests.integration.projecting import ends, halfway, project, publish
 
 CASES = 12
 PARTITIONS = 3
@@ -45,14 +43,7 @@ async def test_cases_and_timelines_are_projected_and_survive_a_restart(
 ) -> None:
     records = office_day(CASES, with_openings=True)
     events = [EVENT_TYPES[n].from_record(r) for n, r in records]
-    producer = make_producer(settings.kafka)
-    await producer.start()
-    try:
-        routes = {e.NAME: TopicRoute(conversations, "contact_id") for e in events}
-        publisher = contract.publisher(producer, source="/test", routes=routes)
-        await publisher.publish_many([(e.NAME, e.to_record()) for e in events])
-    finally:
-        await producer.stop()
+    await publish(settings, contract, conversations, events)
     end = await ends(settings, conversations)
     half = halfway(end)
     run = uuid.uuid4().hex[:8]
@@ -162,15 +153,8 @@ async def test_duplicates_and_a_second_projector_count_nothing_twice(
     and rewinds instead of applying a batch again."""
     records = office_day(CASES, with_openings=True)
     events = [EVENT_TYPES[n].from_record(r) for n, r in records]
-    producer = make_producer(settings.kafka)
-    await producer.start()
-    try:
-        routes = {e.NAME: TopicRoute(conversations, "contact_id") for e in events}
-        publisher = contract.publisher(producer, source="/test", routes=routes)
-        for _ in range(2):
-            await publisher.publish_many([(e.NAME, e.to_record()) for e in events])
-    finally:
-        await producer.stop()
+    for _ in range(2):
+        await publish(settings, contract, conversations, events)
     end = await ends(settings, conversations)
     run = uuid.uuid4().hex[:8]
     schema = f"t_cases_dup_{run}"

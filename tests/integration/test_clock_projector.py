@@ -13,7 +13,7 @@ import pytest
 from streams.projections.folds import ClockProjection
 from streams.projections.projector import Projector
 from streams.shared.contract import Contract
-from streams.shared.events import DEAD_LETTER_TOPIC, Received, TopicRoute, read_topic
+from streams.shared.events import DEAD_LETTER_TOPIC, Received, read_topic
 from streams.shared.kafka import (
     TopicSpec,
     delete_topics,
@@ -22,7 +22,7 @@ from streams.shared.kafka import (
 )
 from streams.shared.settings import Settings
 from streams.sla.processor import PolicyContext, SlaCore
-from tests.integration.projecting import ends, halfway, project
+from tests.integration.projecting import ends, halfway, project, publish
 from tests.integration.test_sla_processor import timeline
 from tests.unit.sla import builders as b
 
@@ -61,17 +61,6 @@ async def sla_topic(settings: Settings) -> AsyncIterator[str]:
     await delete_topics(settings.kafka, [name])
 
 
-async def publish(settings: Settings, contract: Contract, topic: str, events: list[Any]) -> None:
-    producer = make_producer(settings.kafka)
-    await producer.start()
-    try:
-        routes = {e.NAME: TopicRoute(topic, "case_id") for e in events}
-        publisher = contract.publisher(producer, source="/test", routes=routes)
-        await publisher.publish_many([(e.NAME, e.to_record()) for e in events])
-    finally:
-        await producer.stop()
-
-
 async def table(pg: Any, schema: str) -> list[tuple[Any, ...]]:
     found = await pg.fetch(f'SELECT * FROM "{schema}".sla_clocks ORDER BY clock_id')
     return [tuple(v for k, v in r.items() if k != "updated_at") for r in found]
@@ -81,7 +70,7 @@ async def test_a_restarted_projector_leaves_the_rows_an_uninterrupted_one_would(
     settings: Settings, contract: Contract, sla_topic: str, pg: Any
 ) -> None:
     events = sla_events()
-    await publish(settings, contract, sla_topic, events)
+    await publish(settings, contract, sla_topic, events, key="case_id")
     end = await ends(settings, sla_topic)
     half = halfway(end)
     run = uuid.uuid4().hex[:8]
@@ -153,14 +142,14 @@ async def test_a_record_that_is_not_an_event_is_dead_lettered_and_the_rest_proje
     settings: Settings, contract: Contract, sla_topic: str, pg: Any
 ) -> None:
     events = sla_events()[:50]
-    await publish(settings, contract, sla_topic, events[:25])
+    await publish(settings, contract, sla_topic, events[:25], key="case_id")
     producer = make_producer(settings.kafka)
     await producer.start()
     try:
         junk = await producer.send_and_wait(sla_topic, b'{"not": "avro"}', key=b"case-x")
     finally:
         await producer.stop()
-    await publish(settings, contract, sla_topic, events[25:])
+    await publish(settings, contract, sla_topic, events[25:], key="case_id")
     run = uuid.uuid4().hex[:8]
     schema = f"t_clocks_dead_{run}"
     proj = Projector(

@@ -33,12 +33,12 @@ from streams.projections.migrations import migrate
 from streams.projections.projector import Projector
 from streams.shared.contract import Contract
 from streams.shared.errors import ConfigurationError
-from streams.shared.events import DEAD_LETTER_TOPIC, Received, TopicRoute, read_topic
+from streams.shared.events import DEAD_LETTER_TOPIC, Received, read_topic
 from streams.shared.kafka import TopicSpec, delete_topics, ensure_topics, make_producer
 from streams.shared.keystore import SubjectErased
 from streams.shared.settings import PostgresSettings, Secret, Settings
 from streams.stack.manager import Stack
-from tests.integration.projecting import ends, project
+from tests.integration.projecting import ends, project, publish
 
 T0 = datetime(2026, 11, 30, 9, tzinfo=UTC)
 PARTITIONS = 3
@@ -316,17 +316,6 @@ def dsn_as(settings: Settings, role: str, password: str) -> str:
     host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
     netloc = f"{role}:{password}@{host}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-async def publish(settings: Settings, contract: Contract, topic: str, events: list[Any]) -> None:
-    producer = make_producer(settings.kafka)
-    await producer.start()
-    try:
-        routes = {e.NAME: TopicRoute(topic, "contact_id") for e in events}
-        publisher = contract.publisher(producer, source="/test", routes=routes)
-        await publisher.publish_many([(e.NAME, e.to_record()) for e in events])
-    finally:
-        await producer.stop()
 
 
 async def produce_raw(settings: Settings, topic: str, key: str, value: bytes) -> None:

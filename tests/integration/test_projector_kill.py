@@ -17,9 +17,8 @@ from streams.projections.folds import ClockProjection
 from streams.projections.projector import Projector
 from streams.shared.contract import Contract
 from streams.shared.settings import Settings
-from tests.integration.projecting import ends, project
+from tests.integration.projecting import ends, project, publish
 from tests.integration.test_clock_projector import (
-    publish,
     sla_events,
     table,
 )
@@ -53,7 +52,7 @@ async def test_killed_at_random_the_projector_leaves_the_uninterrupted_table(
     settings: Settings, contract: Contract, sla_topic: str, pg: Any, tmp_path: Path
 ) -> None:
     events = many_events(3)
-    await publish(settings, contract, sla_topic, events)
+    await publish(settings, contract, sla_topic, events, key="case_id")
     end = await ends(settings, sla_topic)
     run = uuid.uuid4().hex[:8]
     killed, whole = f"t_kill_{run}", f"t_kill_whole_{run}"

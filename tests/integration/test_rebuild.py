@@ -17,11 +17,10 @@ from streams.projections.folds import CaseProjection
 from streams.projections.projector import Projector
 from streams.projections.rebuild import KeySpec, Progress, rebuild, switch_schemas
 from streams.shared.contract import Contract
-from streams.shared.events import TopicRoute
-from streams.shared.kafka import TopicSpec, delete_topics, ensure_topics, make_producer
+from streams.shared.kafka import TopicSpec, delete_topics, ensure_topics
 from streams.shared.postgres import connect
 from streams.shared.settings import Settings
-from tests.integration.projecting import ends, project
+from tests.integration.projecting import ends, project, publish
 from tests.integration.test_case_projector import daily_stats
 
 PARTITIONS = 3
@@ -35,16 +34,10 @@ async def conversations(settings: Settings) -> AsyncIterator[str]:
     await delete_topics(settings.kafka, [name])
 
 
-async def publish(settings: Settings, contract: Contract, topic: str, records: list[Any]) -> None:
-    events = [EVENT_TYPES[n].from_record(r) for n, r in records]
-    producer = make_producer(settings.kafka)
-    await producer.start()
-    try:
-        routes = {e.NAME: TopicRoute(topic, "contact_id") for e in events}
-        publisher = contract.publisher(producer, source="/test", routes=routes)
-        await publisher.publish_many([(e.NAME, e.to_record()) for e in events])
-    finally:
-        await producer.stop()
+async def publish_records(
+    settings: Settings, contract: Contract, topic: str, records: list[Any]
+) -> None:
+    await publish(settings, contract, topic, [EVENT_TYPES[n].from_record(r) for n, r in records])
 
 
 async def tables(pg: Any, schema: str) -> dict[str, list[dict[str, Any]]]:
@@ -78,7 +71,7 @@ async def test_a_rebuild_switches_in_the_tables_a_live_projector_would_have(
 ) -> None:
     day = office_day(40, with_openings=True)
     first, later = day[: len(day) // 2], day[len(day) // 2 :]
-    await publish(settings, contract, conversations, first)
+    await publish_records(settings, contract, conversations, first)
     run = uuid.uuid4().hex[:8]
     served, reference = f"t_rb_live_{run}", f"t_rb_ref_{run}"
     projector = live(settings, contract, conversations, served, f"live.{run}")
@@ -99,7 +92,7 @@ async def test_a_rebuild_switches_in_the_tables_a_live_projector_would_have(
         assert report.events == sum((await ends(settings, conversations)).values())
         assert seen[-1].done == seen[-1].total == report.events
         # The live projector goes on writing the live schema: it is ahead of the rebuild.
-        await publish(settings, contract, conversations, later[:200])
+        await publish_records(settings, contract, conversations, later[:200])
         await project(projector, await ends(settings, conversations))
         # Who serves which queue is not in the log (`acolhe access sync`): it must survive.
         await pg.execute(
@@ -115,7 +108,7 @@ async def test_a_rebuild_switches_in_the_tables_a_live_projector_would_have(
         ]
         # After the switch its next batch does not start where the rebuilt rows say: it
         # rewinds and applies the 200 records again, into the rebuilt schema.
-        await publish(settings, contract, conversations, later[200:])
+        await publish_records(settings, contract, conversations, later[200:])
         await project(projector, await ends(settings, conversations))
         assert projector.stats.moved >= 1
 
