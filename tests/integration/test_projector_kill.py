@@ -13,11 +13,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from streams.projections.folds import ClockProjection
+from bench.workloads import office_day
+from schemas.events import EVENT_TYPES
+from streams.projections.folds import CaseProjection, ClockProjection
 from streams.projections.projector import Projector
 from streams.shared.contract import Contract
 from streams.shared.settings import Settings
 from tests.integration.projecting import ends, project, publish
+from tests.integration.test_case_projector import assert_daily_stats_recount, daily_stats
 from tests.integration.test_clock_projector import (
     sla_events,
     table,
@@ -25,6 +28,7 @@ from tests.integration.test_clock_projector import (
 from tests.integration.test_clock_projector import sla_topic as _sla_topic
 
 sla_topic = _sla_topic  # the fixture, shared
+CASES_KILLED = 20
 
 
 def many_events(copies: int) -> list[Any]:
@@ -48,6 +52,54 @@ async def stored(pg: Any, schema: str) -> dict[tuple[str, int], int]:
     return {(r["topic"], r["partition"]): r["next_offset"] for r in found}
 
 
+async def kill_at_random(
+    pg: Any, tmp_path: Path, *, projection: str, topic: str, schema: str, end: Any
+) -> None:
+    """Run the projector in its own process and SIGKILL it six times at random instants
+    (at least three of them with work left), then let a seventh run finish the log."""
+    env = dict(
+        os.environ,
+        WORKER_PROJECTION=projection,
+        WORKER_TOPIC=topic,
+        WORKER_SCHEMA=schema,
+        WORKER_GROUP=f"kill.{schema}",
+        WORKER_PAUSE_S="0.03",  # slow enough that a kill lands mid-stream
+    )
+    chance = random.Random(20261128)
+    kills = mid_stream = 0
+    log = tmp_path / "worker.log"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        log = tmp_path / f"worker-{kills}.log"
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.integration.workers.projector",
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=log.open("wb"),
+        )
+        try:
+            if kills < 6:
+                await asyncio.sleep(chance.uniform(2.0, 4.5))  # a random instant to die at
+                worker.send_signal(signal.SIGKILL)
+                kills += 1
+                at = await stored(pg, schema)
+                mid_stream += 0 < sum(at.values()) < sum(end.values())
+            else:
+                while sum((await stored(pg, schema)).values()) < sum(end.values()):
+                    if time.monotonic() > deadline:
+                        break
+                    await asyncio.sleep(0.3)
+                worker.send_signal(signal.SIGTERM)
+                break
+        finally:
+            await asyncio.wait_for(worker.wait(), timeout=30)
+    assert kills == 6
+    assert mid_stream >= 3, "the projector must die while it still has work"
+    assert await stored(pg, schema) == end, log.read_text()[-3000:]
+
+
 async def test_killed_at_random_the_projector_leaves_the_uninterrupted_table(
     settings: Settings, contract: Contract, sla_topic: str, pg: Any, tmp_path: Path
 ) -> None:
@@ -56,47 +108,10 @@ async def test_killed_at_random_the_projector_leaves_the_uninterrupted_table(
     end = await ends(settings, sla_topic)
     run = uuid.uuid4().hex[:8]
     killed, whole = f"t_kill_{run}", f"t_kill_whole_{run}"
-    env = dict(
-        os.environ,
-        WORKER_TOPIC=sla_topic,
-        WORKER_SCHEMA=killed,
-        WORKER_GROUP=f"kill.{run}",
-        WORKER_PAUSE_S="0.03",  # slow enough that a kill lands mid-stream
-    )
-    chance = random.Random(20261128)
-    kills = mid_stream = 0
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            log = tmp_path / f"worker-{kills}.log"
-            worker = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "tests.integration.workers.projector",
-                env=env,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=log.open("wb"),
-            )
-            try:
-                if kills < 6:
-                    await asyncio.sleep(chance.uniform(2.0, 4.5))  # a random instant to die at
-                    worker.send_signal(signal.SIGKILL)
-                    kills += 1
-                    at = await stored(pg, killed)
-                    mid_stream += 0 < sum(at.values()) < sum(end.values())
-                else:
-                    while sum((await stored(pg, killed)).values()) < sum(end.values()):
-                        if time.monotonic() > deadline:
-                            break
-                        await asyncio.sleep(0.3)
-                    worker.send_signal(signal.SIGTERM)
-                    break
-            finally:
-                await asyncio.wait_for(worker.wait(), timeout=30)
-        assert kills == 6
-        assert mid_stream >= 3, "the projector must die while it still has work"
-        assert await stored(pg, killed) == end, log.read_text()[-3000:]
-
+        await kill_at_random(
+            pg, tmp_path, projection="sla_clocks", topic=sla_topic, schema=killed, end=end
+        )
         calm = Projector(
             settings,
             contract,
@@ -116,3 +131,47 @@ async def test_killed_at_random_the_projector_leaves_the_uninterrupted_table(
     finally:
         for schema in (killed, whole):
             await pg.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+async def test_killed_at_random_the_case_projector_counts_every_event_once(
+    settings: Settings, sla_topic: str, pg: Any, tmp_path: Path
+) -> None:
+    """The daily figures have no version guard: a batch counted twice, or lost, after a
+    kill would show. Sealed with the settings' own key store, as the worker reads them."""
+    events = [
+        EVENT_TYPES[n].from_record(r) for n, r in office_day(CASES_KILLED, with_openings=True)
+    ]
+    contract = await Contract.open(settings)
+    try:
+        await publish(settings, contract, sla_topic, events)
+        end = await ends(settings, sla_topic)
+        run = uuid.uuid4().hex[:8]
+        killed, whole = f"t_kill_cases_{run}", f"t_kill_cases_whole_{run}"
+        try:
+            await kill_at_random(
+                pg, tmp_path, projection="cases", topic=sla_topic, schema=killed, end=end
+            )
+            calm = Projector(
+                settings,
+                contract,
+                CaseProjection(),
+                schema=whole,
+                topic=sla_topic,
+                group_id=f"calm.{run}",
+            )
+            await calm.start()
+            try:
+                await project(calm, end)
+            finally:
+                await calm.stop()
+            expected = await daily_stats(pg, whole)
+            assert sum(r["cases_opened"] for r in expected) == CASES_KILLED
+            assert await daily_stats(pg, killed) == expected
+            await assert_daily_stats_recount(pg, killed, cases=CASES_KILLED)
+            rows = 'SELECT case_id, status, version FROM "{}".cases ORDER BY case_id'
+            assert await pg.fetch(rows.format(killed)) == await pg.fetch(rows.format(whole))
+        finally:
+            for schema in (killed, whole):
+                await pg.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await contract.close()

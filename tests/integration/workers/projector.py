@@ -1,12 +1,12 @@
-"""The SLA clocks projector as its own process, for tests that kill it: reads its topic,
-schema and group from the environment and runs until killed."""
+"""A projector as its own process, for tests that kill it: reads its projection (default
+sla_clocks), topic, schema and group from the environment and runs until killed."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 
-from streams.projections.folds import ClockProjection
+from streams.projections.folds import projections
 from streams.projections.projector import Projector
 from streams.shared.contract import Contract
 from streams.shared.settings import Settings
@@ -18,7 +18,7 @@ async def main() -> None:
     projector = Projector(
         settings,
         contract,
-        ClockProjection(),
+        projections()[os.environ.get("WORKER_PROJECTION", "sla_clocks")],
         schema=os.environ["WORKER_SCHEMA"],
         topic=os.environ["WORKER_TOPIC"],
         group_id=os.environ["WORKER_GROUP"],
