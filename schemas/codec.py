@@ -8,7 +8,8 @@ Two framings, chosen by the `ACOLHE_AVRO_FRAMING` setting:
   then the body (see `schemas.registry`).
 
 Steps of `encode`, in order: look up the current schema of the event; seal the personal
-fields with the subject's data key; write the body (schemas parsed once, cached); frame it.
+fields with the subject's data key (an ERASED value is written as `SEALED_ERASED`, and
+needs no key); write the body (schemas parsed once, cached); frame it.
 Steps of `decode`: check the size; read the frame; find the writer schema by fingerprint or
 id (any released version); read the body, resolving to the current schema; require every
 byte consumed; open the personal fields when a key ring is given.
@@ -34,7 +35,7 @@ from fastavro.schema import to_parsing_canonical_form
 from fastavro.validation import ValidationError, validate
 
 from schemas.errors import DecodeError, EncodeError, UnknownEvent
-from schemas.personal import KeyRing, seal, unseal
+from schemas.personal import ERASED, SEALED_ERASED, DataKey, Erased, KeyRing, seal, unseal
 
 SINGLE_OBJECT_MARKER: Final = b"\xc3\x01"
 CONFLUENT_MAGIC: Final = 0
@@ -182,12 +183,7 @@ class Codec:
             subject = record.get("subject_id")
             if not isinstance(subject, str) or not subject:
                 raise EncodeError(f"{name}.subject_id is required to seal its personal fields")
-            key = keyring.encryption_key(subject)
-            record = _transform(
-                record,
-                schema.personal,
-                lambda path, value: seal(key, path, _as_text(path, value)),
-            )
+            record = _transform(record, schema.personal, _Sealer(keyring, subject))
         out = io.BytesIO()
         out.write(self._frame(schema))
         try:
@@ -197,6 +193,12 @@ class Codec:
                 f"{name} does not fit its schema: {_why_invalid(schema, record, exc)}"
             ) from exc
         return out.getvalue()
+
+    def erase(self, name: str, record: Mapping[str, Any]) -> dict[str, Any]:
+        """A copy of `record` with every personal field present set to ERASED (encoded as
+        `SEALED_ERASED`, with no key): for an output whose citizen was erased since the
+        values were read."""
+        return _transform(record, self.schemas.current(name).personal, _erased)
 
     def _frame(self, schema: EventSchema) -> bytes:
         if self.framing == "single-object":
@@ -400,6 +402,30 @@ def _transform(
         else:
             out[name] = [_transform(item, sub, fn, copy=copy) for item in value]
     return out
+
+
+class _Sealer:
+    """Seals the personal values of one record with its subject's key, asked of the ring
+    on the first value to seal (an ERASED value needs none: it is written as
+    `SEALED_ERASED`)."""
+
+    __slots__ = ("_key", "_keyring", "_subject")
+
+    def __init__(self, keyring: KeyRing, subject: str) -> None:
+        self._keyring = keyring
+        self._subject = subject
+        self._key: DataKey | None = None
+
+    def __call__(self, path: str, value: Any) -> bytes:
+        if isinstance(value, Erased):
+            return SEALED_ERASED
+        if self._key is None:
+            self._key = self._keyring.encryption_key(self._subject)
+        return seal(self._key, path, _as_text(path, value))
+
+
+def _erased(path: str, value: Any) -> Erased:
+    return ERASED
 
 
 def _as_text(path: str, value: Any) -> str:

@@ -7,7 +7,9 @@ replays, exports, backups. Decoding then yields `ERASED`, never an exception.
 
 Sealed layout: version byte 0x01 | 12-byte random nonce | ciphertext | 16-byte tag. The
 associated data binds a ciphertext to its subject and field, so it cannot be moved to
-another citizen or another field unnoticed.
+another citizen or another field unnoticed. A value that was ERASED when it was written (a
+processor's output for a citizen erased since: `SEALED_ERASED`) is the version byte 0x00
+alone: it holds nothing, and opens as ERASED with any key or none.
 
 Must not depend on fastavro, Kafka or Postgres: keys come through the `KeyRing` protocol.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -25,6 +28,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from schemas.errors import DecodeError
 
 SEALED_VERSION: Final = 1
+SEALED_ERASED: Final = b"\x00"
+"""How a value that is ERASED is written: no key seals it, it holds nothing."""
 _NONCE = 12
 _TAG = 16
 
@@ -93,8 +98,12 @@ class InMemoryKeyRing:
         self._keys[subject_id] = None
         forget_ciphers()
 
-    async def ensure(self, subjects: object) -> None:
-        """Keys are made on first use; nothing to fetch."""
+    async def ensure(self, subjects: Iterable[str]) -> None:
+        """Make keys for the subjects that have none, as the Postgres store does: afterwards
+        `decryption_key` is None only for an erased subject."""
+        for subject in subjects:
+            if subject not in self._keys:
+                self._keys[subject] = AESGCM.generate_key(bit_length=256)
 
     async def load(self, subjects: object) -> None:
         """Keys are all in memory; nothing to fetch."""
@@ -109,7 +118,10 @@ def seal(key: DataKey, field_path: str, plaintext: str) -> bytes:
 
 
 def unseal(key: DataKey | None, field_path: str, sealed: bytes) -> str | Erased:
-    """Decrypt one personal value; ERASED when the key is gone, DecodeError when tampered."""
+    """Decrypt one personal value; ERASED when the key is gone or the value was written
+    erased (`SEALED_ERASED`), DecodeError when tampered."""
+    if sealed == SEALED_ERASED:
+        return ERASED
     if len(sealed) < 1 + _NONCE + _TAG or sealed[0] != SEALED_VERSION:
         raise DecodeError(f"personal field {field_path} is not a sealed value")
     if key is None:

@@ -11,7 +11,7 @@ in order:
 3. the case: unknown to this contact -> `no_such_case`; closed, or an earlier case of the
    contact -> `case_closed`; not assigned to the agent who asks -> `not_your_case`;
 4. what the state must allow: a hold must change the reason, a reply needs an address to
-   send to (a message from the contact, not erased); else `invalid`;
+   send to (a message from the contact); else `invalid`;
 5. the fact: `MessageSent` (sender_kind agent), `CasePutOnHold` or `CaseClosed`, by that agent.
 
 Exactly one output per command, either the fact or `CommandRefused`: its event_id is
@@ -19,6 +19,11 @@ derive_event_id(command.event_id, "streams.cases", "0"); time, correlation and c
 from the command. An accepted reply's message_id is `reply_message_id(command.event_id)`, so
 the gateway knows it before the fact is written. Refusal details name ids and states, never
 personal data (they sit in the clear on acolhe.commands).
+
+No decision looks inside a personal value: a reply's text or the contact's address that
+reads as ERASED (the citizen was erased) is accepted like any other, so a replay decides what
+the first run did; the fact is written with those fields ERASED, and no connector can
+deliver it (docs/privacy.md).
 
 Must not import Kafka, faust, Postgres, logging or a clock: time comes in the events.
 """
@@ -80,9 +85,7 @@ def decide_command(state: ContactState, command: Command, policy: LifecyclePolic
 
 def _malformed(command: Command) -> Refusal | None:
     if isinstance(command, SendReply):
-        if _holds_erased(command):
-            return "invalid", "the reply cannot be read: the citizen's data was erased"
-        if not command.text and not command.attachments:
+        if (command.text is None or command.text == "") and not command.attachments:
             return "invalid", "a reply needs text or at least one attachment"
         return None
     if isinstance(command, PutCaseOnHold):
@@ -101,13 +104,6 @@ def _malformed_close(command: CloseCase) -> Refusal | None:
     if command.duplicate_of_case_id == command.case_id:
         return "invalid", "a case cannot duplicate itself"
     return None
-
-
-def _holds_erased(command: SendReply) -> bool:
-    values = [command.text]
-    for attachment in command.attachments:
-        values += [attachment.file_name, attachment.caption]
-    return any(isinstance(value, Erased) for value in values)
 
 
 def _case_refusal(state: ContactState, command: Command) -> Refusal | None:
@@ -146,14 +142,13 @@ class _Target:
 
     citizen_id: str
     channel: Channel
-    address: str
+    address: str | Erased
 
 
 def _target(state: ContactState) -> _Target | None:
-    """None when the contact cannot be reached: no message from it yet, or its address
-    erased."""
+    """None when the contact never wrote (an address that reads as ERASED is one)."""
     address = state.contact_address
-    if state.citizen_id is None or state.channel is None or not isinstance(address, str):
+    if state.citizen_id is None or state.channel is None or address is None:
         return None
     return _Target(state.citizen_id, state.channel, address)
 

@@ -13,6 +13,11 @@
   evaluated, in ladder order: reminders (`MessageSent` by the bot), the hold (`CasePutOnHold`,
   reason inactivity), the close (`CaseClosed`, reason auto_closed_inactivity), each hold or
   close preceded by its notice when the policy gives one.
+- Decisions never look inside a personal value: an address that reads as ERASED (its
+  citizen was erased) is an address like any other, so a processor that restored it
+  erased, one that holds it in clear and a replay all decide the same events with the same
+  ids; the publisher writes such a message's personal fields ERASED and no connector can
+  deliver it (docs/privacy.md).
 
 Every output is derived from its cause: event_id = derive_event_id(cause.event_id,
 "streams.cases", n) for the n-th output (0-based), occurred_at = the cause's time (a tick's
@@ -45,7 +50,6 @@ from schemas.events import (
     MessageSent,
     SenderKind,
 )
-from schemas.personal import Erased
 from streams.cases.commands import decide_command
 from streams.cases.policy import InactivityStep, LifecyclePolicy
 from streams.cases.state import (
@@ -260,16 +264,11 @@ def _send(
     step: InactivityStep,
     message_id: str | None,
 ) -> bool:
-    """Append the step's message to the citizen, when it has one and the contact can be
-    reached (an erased or never seen address cannot); whether one was appended."""
+    """Append the step's message to the citizen, when it has one and the contact wrote (an
+    address that reads as ERASED counts: whether the citizen was erased is not a decision's
+    input, see the module's docstring); whether one was appended."""
     address = state.contact_address
-    if (
-        step.text is None
-        or state.citizen_id is None
-        or state.channel is None
-        or address is None
-        or isinstance(address, Erased)
-    ):
+    if step.text is None or state.citizen_id is None or state.channel is None or address is None:
         return False
     last = case.last_citizen_message_at
     template = step.whatsapp_template

@@ -9,6 +9,12 @@ Steps of `handle`, in order:
 Agents' commands (reply, hold, close) are the lifecycle's alone: the bot never sees them, only
 a close they are accepted into (which ends a dialogue still under way).
 
+The state holds the citizen's personal values (the contact's address, the dialogue's words,
+answers and email subject), typed `str | Erased`: the shell seals them in snapshots with the
+key of `subject_of` (the contact's citizen), and after that citizen's erasure they come back
+ERASED. Neither core looks inside them to decide, so an erased contact's case goes on as any
+other, with the same outputs and ids: its messages are written ERASED (docs/privacy.md).
+
 Must not import Kafka, faust, Postgres, logging or a clock: time comes in the events.
 """
 
@@ -76,6 +82,14 @@ def handle(
     if dialogue is not None and dialogue.status == "done":
         dialogue = None  # nothing personal is kept once triage is over
     return replace(state, contact=contact, triage=dialogue), [*case_outputs, *bot_outputs]
+
+
+def subject_of(state: ConversationState) -> str | None:
+    """The citizen whose data key seals the state's personal values: the contact's, as its
+    latest message named it (the dialogue's, before the lifecycle knows one)."""
+    if state.contact.citizen_id is not None:
+        return state.contact.citizen_id
+    return state.triage.subject_id if state.triage is not None else None
 
 
 def wakes_at(state: ConversationState, policy: LifecyclePolicy) -> datetime | None:

@@ -37,3 +37,7 @@ class ConversationCore:
 
     def wakes_at(self, state: core.ConversationState) -> datetime | None:
         return core.wakes_at(state, self.policy)
+
+    def subject_of(self, state: core.ConversationState) -> str | None:
+        """Whose key seals the state's personal values in its snapshots."""
+        return core.subject_of(state)

@@ -1,10 +1,12 @@
 """A processor's changelog: the compacted topic its states are checkpointed to and restored
 from, one partition per input partition.
 
-Records: key = the state's key, value = its snapshot (`streams.shared.snapshots`), or no
-value (a tombstone) when the key was deleted; the key CONTEXT_KEY holds the partition's
-context, for cores that keep one. Restoring reads a partition from its beginning to the end
-offset it had when the read began, keeping the last value of each key.
+Records: key = the state's key, value = its snapshot (`streams.shared.snapshots`: the
+citizens' personal values sealed with their data key, so erasing a citizen reaches every
+copy here too), or no value (a tombstone) when the key was deleted; the key CONTEXT_KEY
+holds the partition's context, for cores that keep one. Restoring reads a partition from
+its beginning to the end offset it had when the read began, keeping the last value of
+each key.
 """
 
 from __future__ import annotations

@@ -2,7 +2,13 @@
 
 Steps of `publish_many`, in order:
 1. make sure every subject whose personal fields are sealed has a data key (key store);
-2. encode each event (personal fields sealed) and build its CloudEvents headers;
+2. encode each event (personal fields sealed) and build its CloudEvents headers. A subject
+   erased meanwhile (its key destroyed) cannot be sealed for: by default (`refuse`, for
+   connectors and the gateway, whose input is new) the key store's `SubjectErased` is
+   raised; a processor's publisher (`write_erased`) writes the event with its personal
+   fields ERASED (`schemas.personal.SEALED_ERASED`, no key), so the output it decided is
+   recorded, reads as ERASED as every other copy of that citizen's fields does, and the
+   processor goes on (docs/privacy.md);
 3. send it to its topic, keyed by the field the catalog names (so one partition owns
    each contact, case or agent), and to the topics the catalog copies it to, with the
    idempotent producer;
@@ -15,10 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final, Literal, Protocol
 
 from schemas.codec import Codec, Decoded
 from schemas.envelope import cloudevent_headers, derive_event_id, parse_cloudevent_headers
@@ -26,6 +33,12 @@ from schemas.errors import EncodeError
 from schemas.events import InputDeadLettered
 from schemas.personal import KeyRing
 from streams.shared.errors import BadInput
+
+log = logging.getLogger(__name__)
+
+ErasedSubjects = Literal["refuse", "write_erased"]
+"""What a publisher does with an event whose subject was erased: raise `SubjectErased`, or
+write its personal fields ERASED."""
 
 
 class EventRoute(Protocol):
@@ -79,6 +92,7 @@ class EventPublisher:
         *,
         source: str,
         routes: Mapping[str, EventRoute] | None = None,
+        erased_subjects: ErasedSubjects = "refuse",
     ) -> None:
         if routes is None:
             from schemas.catalog import BY_NAME
@@ -89,6 +103,8 @@ class EventPublisher:
         self._keys = keys
         self._source = source
         self._routes = routes
+        self._write_erased = erased_subjects == "write_erased"
+        self.written_erased = 0  # events written with their personal fields ERASED
 
     async def publish(self, name: str, record: Mapping[str, Any]) -> Any:
         """Publish one event and wait for the broker's acknowledgement; returns the metadata
@@ -141,14 +157,30 @@ class EventPublisher:
             for n, r in events
             if self._codec.schemas.current(n).has_personal and r.get("subject_id")
         }
+        erased: set[str] = set()
         if subjects:
             await self._keys.ensure(subjects)
+            if self._write_erased:
+                # After `ensure`, only a destroyed key (a tombstone) is missing.
+                erased = {s for s in subjects if self._keys.decryption_key(s) is None}
         out = []
-        for name, record in events:
+        for name, given in events:
             route = self._route(name)
-            key = record.get(route.key_field)
+            key = given.get(route.key_field)
             if not isinstance(key, str) or not key:
                 raise EncodeError(f"{name}.{route.key_field} is its Kafka key and must be set")
+            record = given
+            if erased and given.get("subject_id") in erased:
+                record = self._codec.erase(name, given)
+                self.written_erased += 1
+                log.info(
+                    "subject erased: personal fields written as ERASED",
+                    extra={
+                        "event_type": name,
+                        "event_id": record.get("event_id"),
+                        "topic": route.topic,
+                    },
+                )
             headers = cloudevent_headers(
                 name=name,
                 record=record,

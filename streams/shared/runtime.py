@@ -13,10 +13,13 @@ Steps of one batch, in order (at-least-once, idempotent effects):
    keep the new state and the outputs;
 4. hand the outputs to the producer (idempotent, acks=all) and go on with the next batch
    without waiting: the producer keeps each partition's records in order, and nothing
-   counts as done until step 5 has seen them acknowledged;
+   counts as done until step 5 has seen them acknowledged. An output for a citizen erased
+   meanwhile is written with its personal fields ERASED (the publisher's `write_erased`),
+   never refused: the core decided it, the log records it, the processor goes on;
 5. at least once a second (a checkpoint): wait until every output so far is acknowledged,
-   write the states changed since the last checkpoint to the changelog, wait for those
-   acknowledgements, and only then commit the offsets.
+   write the states changed since the last checkpoint to the changelog (personal values
+   sealed with their citizen's key, made sure of first: `streams.shared.snapshots`), wait
+   for those acknowledgements, and only then commit the offsets.
 A crash between checkpoints replays the inputs since the last one against the states of
 that checkpoint: the cores decide the same outputs with the same derived ids, which are
 dropped downstream as duplicates. Nothing accepted is lost; nothing is decided twice
@@ -24,7 +27,11 @@ differently.
 
 Restore, before the first batch of a newly assigned partition: read its changelog partition
 from the beginning to its end offset, keeping the last snapshot per key (a tombstone
-deletes the key; the key CONTEXT_KEY holds the partition's context, for cores that keep one).
+deletes the key; the key CONTEXT_KEY holds the partition's context, for cores that keep one);
+load the keys of the citizens whose values are sealed in them, and open them: ERASED where a
+key was destroyed, and the core carries on with that. A state restored from a snapshot of
+the plain format with personal values (written before sealing) is written again, sealed,
+at the next checkpoint, so the compacted topic lets the clear copy go.
 
 An input the core refuses as bad (a `BadInput` it raises, such as an event keyed to the
 wrong contact) is dead-lettered with the reason like an undecodable record; the key's state
@@ -51,6 +58,7 @@ from streams.shared.cores import Core, PartitionContext, reads_of
 from streams.shared.errors import BadInput
 from streams.shared.events import (
     DEAD_LETTER_TOPIC,
+    EventPublisher,
     EventRoute,
     Received,
     Rejected,
@@ -63,6 +71,9 @@ from streams.shared.settings import KafkaSettings
 log = logging.getLogger(__name__)
 S = TypeVar("S")
 MAX_IN_FLIGHT = 50_000  # outputs awaiting acks before a batch waits for them
+CHANGELOG_CLEANUP_MS = str(86400_000)
+"""A changelog's segments roll, and are compacted, within a day (`segment.ms`,
+`max.compaction.lag.ms`): a superseded snapshot is gone within about two days."""
 _HEAP_SLACK = 1024  # superseded alarms tolerated (beyond twice the live ones) before a rebuild
 
 
@@ -134,12 +145,24 @@ class Processor(Generic[S]):
         self._context_core: PartitionContext[Any] | None = (
             core if hasattr(core, "context_type") else None  # type: ignore[assignment]
         )
+        self._seals = snapshots.holds_personal(core.state_type)
+        self._subject_of: Any = getattr(core, "subject_of", None)
+        if self._seals and self._subject_of is None:
+            raise TypeError(
+                f"{core.name}: its state holds personal values; the core must name whose "
+                "they are (subject_of), so that its snapshots are sealed with that key"
+            )
+        if self._context_core is not None and snapshots.holds_personal(
+            self._context_core.context_type
+        ):
+            raise TypeError(f"{core.name}: a partition's context must hold no personal value")
         self.stats = Stats()
         self.source = f"/acolhe/{core.name}"
         self._source_bytes = self.source.encode()
         self._reads = reads_of(core)
         self._consumer: Any = None
         self._producer: Any = None
+        self._publisher: EventPublisher | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -154,6 +177,8 @@ class Processor(Generic[S]):
                     config={
                         "cleanup.policy": "compact",
                         "min.compaction.lag.ms": "60000",
+                        "max.compaction.lag.ms": CHANGELOG_CLEANUP_MS,
+                        "segment.ms": CHANGELOG_CLEANUP_MS,
                         "max.message.bytes": str(self.max_snapshot_bytes + 65536),
                     },
                 ),
@@ -166,6 +191,14 @@ class Processor(Generic[S]):
             self.kafka, linger_ms=10, max_request_size=self.max_snapshot_bytes + 65536
         )
         await self._producer.start()
+        self._publisher = EventPublisher(
+            self._producer,
+            self.contract.codec,
+            self.contract.keys,
+            source=self.source,
+            routes={**self.routes, "InputDeadLettered": TopicRoute(DEAD_LETTER_TOPIC, "processor")},
+            erased_subjects="write_erased",
+        )
         self._consumer = make_consumer(
             self.kafka, group_id=self.group_id, max_poll_records=self.max_records
         )
@@ -347,12 +380,8 @@ class Processor(Generic[S]):
         """Hand a batch's outputs to the producer; `checkpoint` awaits their acks."""
         if not outputs:
             return
-        publisher = self.contract.publisher(
-            self._producer,
-            source=self.source,
-            routes={**self.routes, "InputDeadLettered": TopicRoute(DEAD_LETTER_TOPIC, "processor")},
-        )
-        self._in_flight.extend(await publisher.send_many(outputs))
+        assert self._publisher is not None, "start() first"
+        self._in_flight.extend(await self._publisher.send_many(outputs))
         if len(self._in_flight) > MAX_IN_FLIGHT:
             await self._settle()
 
@@ -379,10 +408,7 @@ class Processor(Generic[S]):
         await changelog.write(
             self._producer,
             self.changelog_topic,
-            {
-                at: None if state is None else snapshots.dump(state)
-                for at, state in self._dirty.items()
-            },
+            await self._snapshots(),
             {
                 p: snapshots.dump(self.contexts[p])
                 for p in self._dirty_contexts
@@ -395,6 +421,22 @@ class Processor(Generic[S]):
         self._dirty_contexts.clear()
         self._uncommitted.clear()
         self._last_checkpoint = time.monotonic()
+
+    async def _snapshots(self) -> dict[tuple[int, str], bytes | None]:
+        """The states changed since the last checkpoint, as snapshots (None: a tombstone),
+        personal values sealed with their citizen's key (made, when missing, as the
+        publisher makes them; an erased citizen's values are written ERASED)."""
+        if not self._seals:
+            return {at: None if s is None else snapshots.dump(s) for at, s in self._dirty.items()}
+        subject_of, keys = self._subject_of, self.contract.keys
+        subjects = {at: subject_of(s) for at, s in self._dirty.items() if s is not None}
+        wanted = {s for s in subjects.values() if s}
+        if wanted:
+            await keys.ensure(wanted)
+        return {
+            at: None if s is None else snapshots.dump(s, keys, subjects[at])
+            for at, s in self._dirty.items()
+        }
 
     def _dead_letter(self, item: Rejected) -> InputDeadLettered:
         return dead_letter(item, self.core.name)
@@ -416,11 +458,26 @@ class Processor(Generic[S]):
             [tp.partition for tp in assigned],
             max_record_bytes=self.max_snapshot_bytes + 65536,
         )
+        keys = self.contract.keys
+        sealed_for = {
+            subject
+            for raw_states, _ in found.values()
+            for value in raw_states.values()
+            if (subject := snapshots.subject_of(value)) is not None
+        }
+        if sealed_for:
+            await keys.load(sealed_for)
+        resealed = 0
         for partition, (raw_states, raw_context) in found.items():
             states = {
-                key: snapshots.load(self.core.state_type, value)
+                key: snapshots.load(self.core.state_type, value, keys)
                 for key, value in raw_states.items()
             }
+            if self._seals:
+                for key, value in raw_states.items():
+                    if snapshots.format_of(value) == snapshots.PLAIN:
+                        self._dirty[(partition, key)] = states[key]
+                        resealed += 1
             if raw_context is not None and self._context_core is not None:
                 self.contexts[partition] = snapshots.load(
                     self._context_core.context_type, raw_context
@@ -433,7 +490,11 @@ class Processor(Generic[S]):
             self.wakes[partition] = wakes
         log.info(
             "state restored",
-            extra={"partitions": sorted(found), "keys": sum(len(s) for s, _ in found.values())},
+            extra={
+                "partitions": sorted(found),
+                "keys": sum(len(s) for s, _ in found.values()),
+                "resealed": resealed,
+            },
         )
 
     async def _input_partitions(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from schemas.events import Area, DocumentType, Priority, TriageAnswer, UrgencyFlag
+from schemas.personal import Erased
 from streams.triage.model import DOCUMENT_TYPES, Choice, Flow, Purpose, UrgencyRule
 from streams.triage.text import words
 
@@ -23,14 +24,15 @@ def urgent_signals(flow: Flow, text: str) -> tuple[UrgencyRule, ...]:
 
 
 def area_of(
-    flow: Flow, narrative: Iterable[str], fired: Iterable[str]
+    flow: Flow, narrative: Iterable[str | Erased], fired: Iterable[str]
 ) -> tuple[Area, tuple[str, ...]]:
     """The area and the area rules that fired. An urgent signal found in the citizen's
     words decides first (the first one fired: the urgent matter is what must be handled
     today); else the first area rule (in file order) with a phrase in what the citizen said
     about the problem; else the flow's default area, or "unknown" when the citizen said
-    nothing. Every area rule that found a phrase fired, whichever decided."""
-    said = [s for s in (words(t) for t in narrative) if s]
+    nothing (words erased since count for nothing). Every area rule that found a phrase
+    fired, whichever decided."""
+    said = [s for s in (words(t) for t in narrative if isinstance(t, str)) if s]
     matched = [rule for rule in flow.area_rules if any(rule.matcher.search(s) for s in said)]
     matched_ids = tuple(rule.id for rule in matched)
     urgent_areas = {rule.id: rule.area for rule in flow.urgency_rules}

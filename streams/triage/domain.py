@@ -93,7 +93,7 @@ class TriageState:
     question_id: str | None = None
     attempts: int = 0  # unusable answers to the current question so far
     answers: tuple[TriageAnswer, ...] = ()
-    narrative: tuple[str, ...] = ()  # what the citizen said about the problem
+    narrative: tuple[str | Erased, ...] = ()  # what the citizen said about the problem
     documents_sent: tuple[DocumentType, ...] = ()
     urgency_flags: tuple[UrgencyFlag, ...] = ()
     rules_fired: tuple[str, ...] = ()
@@ -337,9 +337,11 @@ def _say(
     *,
     first: int = 0,
 ) -> list[TriageOutput]:
-    """Bot messages to the citizen's contact; none when the address was erased."""
+    """Bot messages to the citizen's contact; none before the citizen wrote. An address that
+    reads as ERASED is one like any other: whether the citizen was erased is not an input of
+    the bot's decisions (the publisher writes such messages ERASED)."""
     reply = state.reply_to
-    if reply is None or isinstance(reply.contact_address, Erased) or state.contact_id is None:
+    if reply is None or state.contact_id is None:
         return []
     out: list[TriageOutput] = []
     for n, text in enumerate(texts, start=first):

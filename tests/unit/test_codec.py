@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from schemas.codec import Codec, SchemaSet, load_schema
 from schemas.errors import DecodeError, EncodeError, UnknownEvent
-from schemas.personal import ERASED, InMemoryKeyRing
+from schemas.personal import ERASED, SEALED_ERASED, InMemoryKeyRing
 
 NOTE_V1: dict[str, Any] = {
     "type": "record",
@@ -117,6 +117,34 @@ def test_after_the_key_is_destroyed_personal_fields_read_as_erased(codec: Codec)
     assert record["files"][1]["name"] is None
     assert record["area"] == "violencia_domestica"
     assert record["files"][0]["size"] == 10
+
+
+def test_an_erased_value_is_written_with_no_key_and_reads_as_erased_with_any(
+    codec: Codec,
+) -> None:
+    ring = InMemoryKeyRing()
+    ring.encryption_key("citizen-1")
+    ring.destroy("citizen-1")  # a processor's output for a citizen erased meanwhile
+
+    data = codec.encode("NoteTaken", codec.erase("NoteTaken", note()), ring)
+
+    assert b"amea" not in data
+    assert b"bo.pdf" not in data
+    assert codec.decode(data).record["text"] == SEALED_ERASED
+    another = InMemoryKeyRing()
+    another.encryption_key("citizen-1")
+    for keys in (ring, another):  # the key destroyed, or some key: ERASED either way
+        record = codec.decode(data, keys).record
+        assert record["text"] is ERASED
+        assert [f["name"] for f in record["files"]] == [ERASED, None]
+        assert record["area"] == "violencia_domestica"
+
+
+def test_a_value_already_erased_needs_no_key_to_be_encoded_again(codec: Codec) -> None:
+    # A replay after an erasure decides outputs from inputs that read ERASED.
+    data = codec.encode("NoteTaken", note(text=ERASED, files=[]), InMemoryKeyRing())
+
+    assert codec.decode(data, InMemoryKeyRing()).record["text"] is ERASED
 
 
 def test_a_sealed_value_moved_to_another_subject_fails_authentication(codec: Codec) -> None:

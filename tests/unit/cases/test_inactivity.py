@@ -236,12 +236,19 @@ def test_a_status_without_a_ladder_is_never_touched() -> None:
     assert outputs == []
 
 
-def test_no_message_goes_to_an_erased_contact_but_the_case_still_closes() -> None:
-    state = replace(given(FIRST), contact_address=ERASED)
+def test_an_erased_contact_runs_its_ladder_as_any_other_with_the_same_ids() -> None:
+    # Whether the citizen was erased is not an input (a restore reads the address ERASED, a
+    # running processor may still hold it): both decide the same events, the same ids. The
+    # publisher writes the messages ERASED; no connector can deliver them.
+    readable = given(FIRST)
+    erased = replace(readable, contact_address=ERASED)
 
-    _, outputs = when(state, [tick(at(days=3))])
+    _, outputs = when(erased, [tick(at(hours=3)), tick(at(days=3))])
+    _, expected = when(readable, [tick(at(hours=3)), tick(at(days=3))])
 
-    assert names(outputs) == ["CaseClosed"]
+    assert names(outputs) == names(expected) == ["MessageSent", "CaseClosed"]
+    assert [o.event_id for o in outputs] == [o.event_id for o in expected]
+    assert [o.contact_address for o in outputs if isinstance(o, MessageSent)] == [ERASED]
 
 
 def test_the_next_deadline_is_the_next_step_not_yet_fired() -> None:
