@@ -278,9 +278,11 @@ def _open(codec: Codec, keys: KeyRing, decoded: Decoded) -> Decoded | BadInput:
     if not schema.has_personal:
         return decoded
     try:
-        return Decoded(decoded.name, decoded.version, codec.open(schema, decoded.record, keys))
+        # In place: the record was decoded for this batch alone; on an error it is dropped.
+        record = codec.open(schema, decoded.record, keys, in_place=True)
     except BadInput as exc:
         return exc
+    return Decoded(decoded.name, decoded.version, record)
 
 
 async def read_topic(
