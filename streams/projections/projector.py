@@ -167,8 +167,10 @@ class Projector:
         """Drop a batch that does not start at the stored positions: every partition of it
         goes back to where the rows say it is (the transaction writes nothing)."""
         self.stats.moved += 1
-        log.warning(
-            "stored positions moved under the projector; seeking to them",
+        # Expected after a rebalance whose callback seeked while a batch was in flight, and
+        # after a rebuild's switch: information, not a fault.
+        log.info(
+            "batch does not start at the stored positions; rewinding to them",
             extra={"projector": self.name, "schema": self.schema, "positions": stored},
         )
         for tp, messages in batches.items():
