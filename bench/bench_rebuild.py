@@ -198,6 +198,10 @@ async def main(args: argparse.Namespace) -> None:
             )
         if args.history_only:
             return
+        if args.live_only:
+            n, live_s = await live_projection(settings, topic, args.live_records)
+            print(f"live projector: {n:,} records in {live_s:.1f} s ({n / live_s:,.0f} records/s)")
+            return
         last = [0.0]
 
         def show(p: Progress) -> None:
@@ -256,4 +260,5 @@ if __name__ == "__main__":
         "--topic", help="the history's topic: reused when it holds records, kept afterwards"
     )
     parser.add_argument("--history-only", action="store_true", help="publish the history and stop")
+    parser.add_argument("--live-only", action="store_true", help="measure the live projector only")
     asyncio.run(main(parser.parse_args()))
