@@ -63,3 +63,33 @@ async def project(proj: Projector, until: Positions, *, timeout_s: float = 90) -
             await proj.step(timeout_ms=500)
 
     await asyncio.wait_for(loop(), timeout=timeout_s)
+
+
+async def project_once(
+    settings: Settings,
+    contract: Contract,
+    projection: Any,
+    *,
+    topic: str,
+    schema: str,
+    until: Positions,
+    group: str,
+    max_records: int = 5000,
+) -> Projector:
+    """A projector of its own group, run from the stored positions up to `until`, then
+    stopped; returned for its stats."""
+    proj = Projector(
+        settings,
+        contract,
+        projection,
+        schema=schema,
+        topic=topic,
+        group_id=group,
+        max_records=max_records,
+    )
+    await proj.start()
+    try:
+        await project(proj, until)
+    finally:
+        await proj.stop()
+    return proj

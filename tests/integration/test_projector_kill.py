@@ -16,10 +16,9 @@ from typing import Any
 from bench.workloads import office_day
 from schemas.events import EVENT_TYPES
 from streams.projections.folds import CaseProjection, ClockProjection
-from streams.projections.projector import Projector
 from streams.shared.contract import Contract
 from streams.shared.settings import Settings
-from tests.integration.projecting import ends, project, publish
+from tests.integration.projecting import ends, project_once, publish
 from tests.integration.test_case_projector import assert_daily_stats_recount, daily_stats
 from tests.integration.test_clock_projector import (
     sla_events,
@@ -112,19 +111,15 @@ async def test_killed_at_random_the_projector_leaves_the_uninterrupted_table(
         await kill_at_random(
             pg, tmp_path, projection="sla_clocks", topic=sla_topic, schema=killed, end=end
         )
-        calm = Projector(
+        await project_once(
             settings,
             contract,
             ClockProjection(),
-            schema=whole,
             topic=sla_topic,
-            group_id=f"calm.{run}",
+            schema=whole,
+            until=end,
+            group=f"calm.{run}",
         )
-        await calm.start()
-        try:
-            await project(calm, end)
-        finally:
-            await calm.stop()
         expected = await table(pg, whole)
         assert len(expected) == len({e.clock_id for e in events})
         assert await table(pg, killed) == expected
@@ -151,19 +146,15 @@ async def test_killed_at_random_the_case_projector_counts_every_event_once(
             await kill_at_random(
                 pg, tmp_path, projection="cases", topic=sla_topic, schema=killed, end=end
             )
-            calm = Projector(
+            await project_once(
                 settings,
                 contract,
                 CaseProjection(),
-                schema=whole,
                 topic=sla_topic,
-                group_id=f"calm.{run}",
+                schema=whole,
+                until=end,
+                group=f"calm.{run}",
             )
-            await calm.start()
-            try:
-                await project(calm, end)
-            finally:
-                await calm.stop()
             expected = await daily_stats(pg, whole)
             assert sum(r["cases_opened"] for r in expected) == CASES_KILLED
             assert await daily_stats(pg, killed) == expected

@@ -20,7 +20,7 @@ from streams.shared.contract import Contract
 from streams.shared.kafka import TopicSpec, delete_topics, ensure_topics
 from streams.shared.postgres import connect
 from streams.shared.settings import Settings
-from tests.integration.projecting import ends, project, publish
+from tests.integration.projecting import ends, project, project_once, publish
 from tests.integration.test_case_projector import daily_stats
 
 PARTITIONS = 3
@@ -112,12 +112,15 @@ async def test_a_rebuild_switches_in_the_tables_a_live_projector_would_have(
         await project(projector, await ends(settings, conversations))
         assert projector.stats.moved >= 1
 
-        reference_run = live(settings, contract, conversations, reference, f"ref.{run}")
-        await reference_run.start()
-        try:
-            await project(reference_run, await ends(settings, conversations))
-        finally:
-            await reference_run.stop()
+        await project_once(
+            settings,
+            contract,
+            CaseProjection(),
+            topic=conversations,
+            schema=reference,
+            until=await ends(settings, conversations),
+            group=f"ref.{run}",
+        )
         rebuilt, uninterrupted = await tables(pg, served), await tables(pg, reference)
         assert len(rebuilt["cases"]) == 40
         assert rebuilt == uninterrupted
