@@ -459,6 +459,10 @@ async def switch_schemas(conn: Any, schema: str, fresh: str) -> str | None:
                 f"LOCK TABLE {quote(schema)}.projection_offsets IN ACCESS EXCLUSIVE MODE"
             )
             for table in access.TABLES:  # not from the log: `acolhe access sync` fills them
+                if not await conn.fetchval(
+                    "SELECT to_regclass($1) IS NOT NULL", f"{quote(schema)}.{quote(table)}"
+                ):
+                    continue  # a live schema older than migration 0003 has none to carry
                 await conn.execute(
                     f"INSERT INTO {quote(fresh)}.{quote(table)}"
                     f" SELECT * FROM {quote(schema)}.{quote(table)}"

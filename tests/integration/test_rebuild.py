@@ -13,6 +13,7 @@ import pytest
 
 from bench.workloads import office_day
 from schemas.events import EVENT_TYPES
+from streams.projections import migrations
 from streams.projections.folds import CaseProjection
 from streams.projections.projector import Projector
 from streams.projections.rebuild import KeySpec, Progress, rebuild, switch_schemas
@@ -127,4 +128,30 @@ async def test_a_rebuild_switches_in_the_tables_a_live_projector_would_have(
     finally:
         await projector.stop()
         for schema in (served, f"{served}_previous", f"{served}_rebuild", reference):
+            await pg.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+async def test_a_live_schema_from_before_the_access_tables_is_switched_out_all_the_same(
+    settings: Settings, pg: Any
+) -> None:
+    """A rebuild is how a deployment moves to new migrations: the live schema may predate
+    them (here: no access tables at all)."""
+    run = uuid.uuid4().hex[:8]
+    served, fresh = f"t_rb_old_{run}", f"t_rb_old_{run}_rebuild"
+    await pg.execute(
+        f'CREATE SCHEMA "{served}";'
+        f' CREATE TABLE "{served}".projection_offsets (projector text, topic text,'
+        " partition int, next_offset bigint)"
+    )
+    conn = await connect(settings.postgres)
+    try:
+        await migrations.migrate(conn, fresh)
+        assert await switch_schemas(conn, served, fresh) == f"{served}_previous"
+        tables = await conn.fetchval(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1", served
+        )
+        assert tables > 1  # the migrated tables, now under the live name
+    finally:
+        await conn.close()
+        for schema in (served, f"{served}_previous", fresh):
             await pg.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
