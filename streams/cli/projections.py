@@ -119,8 +119,12 @@ def _positive(text: str) -> int:
 
 
 def _rebuild(args: argparse.Namespace) -> int:
+    import signal
+
     from streams.projections.rebuild import rebuild
 
+    # SIGTERM unwinds like Ctrl-C, so that the workers are stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     settings = Settings.from_env()
     bar = ProgressBar(sys.stderr)
     report = asyncio.run(

@@ -180,7 +180,19 @@ def _worker(
     jobs: Any,
     progress: Any,
 ) -> None:
+    # Progress is best effort: a worker must be able to exit with reports still unread.
+    progress.cancel_join_thread()
     asyncio.run(_work(settings, schema, keys, jobs, progress))
+
+
+class CoordinatorGone(RebuildFailed):
+    """The process that started the worker is gone (killed): the worker stops too."""
+
+
+def _check_coordinator() -> None:
+    parent = multiprocessing.parent_process()
+    if parent is not None and not parent.is_alive():
+        raise CoordinatorGone("the rebuild's coordinator is gone; this worker stops")
 
 
 async def _work(
@@ -225,6 +237,7 @@ async def _replay(
     memory = MemoryRows()
     position = job.start
     while position < job.end:
+        _check_coordinator()  # a killed coordinator leaves no worker replaying behind it
         fetched = await consumer.getmany(tp, timeout_ms=1000, max_records=FETCH)
         messages = [m for m in fetched.get(tp, ()) if m.offset < job.end]
         if not messages:
