@@ -30,7 +30,6 @@ VERSION = "version"
 TOUCHED = "updated_at"
 """Set to now() whenever the writer changes a row of a table that has it: when the
 projector wrote is not in the log, so it is never part of a row."""
-_touched: dict[tuple[str, str], bool] = {}
 
 
 @dataclass(frozen=True)
@@ -161,7 +160,7 @@ async def _upsert(
         staging, records=[tuple(u.row[c] for c in columns) for u in rows], columns=list(columns)
     )
     names = ", ".join(quote(c) for c in columns)
-    touched = await _has_touched(conn, schema, table)
+    touched = TOUCHED in await _columns(conn, target)
     updates = ", ".join(
         [f"{quote(c)} = EXCLUDED.{quote(c)}" for c in columns if c not in key]
         + ([f"{quote(TOUCHED)} = now()"] if touched and TOUCHED not in columns else [])
@@ -182,13 +181,13 @@ async def _add(
 ) -> None:
     """Add counts to rows in one statement (arrays unnested: a batch touches few rows)."""
     columns = (*key, *counted)
-    kinds = await _column_types(conn, target, columns)
+    kinds = await _columns(conn, target)
     arrays = [[k[i] for k in sums] for i in range(len(key))]
     arrays += [[total[i] for total in sums.values()] for i in range(len(counted))]
     unnest = ", ".join(f"${i + 1}::{kinds[c]}[]" for i, c in enumerate(columns))
     names = ", ".join(quote(c) for c in columns)
     updates = ", ".join(f"{quote(c)} = {target}.{quote(c)} + EXCLUDED.{quote(c)}" for c in counted)
-    if TOUCHED in await _column_types(conn, target, ()):
+    if TOUCHED in kinds:
         updates += f", {quote(TOUCHED)} = now()"
     await conn.execute(
         f"INSERT INTO {target} ({names}) SELECT * FROM unnest({unnest})"
@@ -200,8 +199,8 @@ async def _add(
 _types: dict[str, dict[str, str]] = {}
 
 
-async def _column_types(conn: Any, target: str, columns: tuple[str, ...]) -> dict[str, str]:
-    """The SQL types of a table's columns (all of them when `columns` is empty)."""
+async def _columns(conn: Any, target: str) -> dict[str, str]:
+    """A table's columns and their SQL types, asked once per table."""
     known = _types.get(target)
     if known is None:
         rows = await conn.fetch(
@@ -211,22 +210,7 @@ async def _column_types(conn: Any, target: str, columns: tuple[str, ...]) -> dic
             target,
         )
         known = _types[target] = {r["attname"]: r["kind"] for r in rows}
-    return {c: known[c] for c in columns} if columns else known
-
-
-async def _has_touched(conn: Any, schema: str, table: str) -> bool:
-    touched = _touched.get((schema, table))
-    if touched is None:
-        touched = _touched[(schema, table)] = bool(
-            await conn.fetchval(
-                "SELECT count(*) FROM information_schema.columns"
-                " WHERE table_schema = $1 AND table_name = $2 AND column_name = $3",
-                schema,
-                table,
-                TOUCHED,
-            )
-        )
-    return touched
+    return known
 
 
 async def locked_positions(
