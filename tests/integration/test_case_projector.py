@@ -24,7 +24,7 @@ from streams.shared.kafka import (
     ensure_topics,
 )
 from streams.shared.settings import Settings
-from tests.integration.projecting import ends, halfway, project, publish
+from tests.integration.projecting import ends, halfway, project_once, publish
 
 CASES = 12
 PARTITIONS = 3
@@ -50,20 +50,16 @@ async def test_cases_and_timelines_are_projected_and_survive_a_restart(
     whole, halves = f"t_cases_whole_{run}", f"t_cases_halves_{run}"
     try:
         for schema, group, until in ((whole, "a", end), (halves, "b", half), (halves, "c", end)):
-            proj = Projector(
+            await project_once(
                 settings,
                 contract,
                 CaseProjection(),
-                schema=schema,
                 topic=conversations,
-                group_id=f"{group}.{run}",
+                schema=schema,
+                until=until,
+                group=f"{group}.{run}",
                 max_records=40,
             )
-            await proj.start()
-            try:
-                await project(proj, until)
-            finally:
-                await proj.stop()
 
         cases = await pg.fetch(
             f'SELECT case_id, status, agent_id, close_reason FROM "{whole}".cases ORDER BY 1'

@@ -22,7 +22,7 @@ from streams.shared.kafka import (
 )
 from streams.shared.settings import Settings
 from streams.sla.processor import PolicyContext, SlaCore
-from tests.integration.projecting import ends, halfway, project, publish
+from tests.integration.projecting import ends, halfway, project, project_once, publish
 from tests.integration.test_sla_processor import timeline
 from tests.unit.sla import builders as b
 
@@ -76,35 +76,27 @@ async def test_a_restarted_projector_leaves_the_rows_an_uninterrupted_one_would(
     run = uuid.uuid4().hex[:8]
     whole, halves = f"t_proj_whole_{run}", f"t_proj_halves_{run}"
     try:
-        one = Projector(
+        await project_once(
             settings,
             contract,
             ClockProjection(),
+            topic=sla_topic,
             schema=whole,
-            topic=sla_topic,
-            group_id=f"g1.{run}",
+            until=end,
+            group=f"g1.{run}",
             max_records=25,
         )
-        await one.start()
-        try:
-            await project(one, end)
-        finally:
-            await one.stop()
 
-        first = Projector(
+        await project_once(
             settings,
             contract,
             ClockProjection(),
-            schema=halves,
             topic=sla_topic,
-            group_id=f"g2.{run}",
+            schema=halves,
+            until=half,
+            group=f"g2.{run}",
             max_records=25,
         )
-        await first.start()
-        try:
-            await project(first, half)
-        finally:
-            await first.stop()
         # Another group: Kafka knows nothing of it, the offsets stored with the rows say
         # where to go on.
         second = Projector(
