@@ -35,7 +35,9 @@ from fastavro.schema import to_parsing_canonical_form
 from fastavro.validation import ValidationError, validate
 
 from schemas.errors import DecodeError, EncodeError, UnknownEvent
+from schemas.events import EVENT_TYPES, RECORD_TYPES
 from schemas.personal import ERASED, SEALED_ERASED, DataKey, Erased, KeyRing, seal, unseal
+from schemas.readers import Reader, SubjectPeek, compile_reader, compile_subject_peek
 
 SINGLE_OBJECT_MARKER: Final = b"\xc3\x01"
 CONFLUENT_MAGIC: Final = 0
@@ -156,6 +158,7 @@ class Codec:
         self.max_bytes = max_bytes
         self._ids: dict[str, int] = {}  # event name -> registry id of its current schema
         self._by_id: dict[int, EventSchema] = {}
+        self._readers: dict[bytes, tuple[Reader | None, SubjectPeek | None]] = {}
 
     @property
     def content_type(self) -> str:
@@ -298,6 +301,41 @@ class Codec:
         if keyring is not None and reader.has_personal:
             record = self.open(reader, record, keyring, in_place=True)
         return Decoded(reader.name, writer.version, record)
+
+    def read(self, data: bytes, keyring: KeyRing, writer: EventSchema | None = None) -> Any:
+        """The event in `data` as its Python type (`schemas.events`), personal fields opened
+        with `keyring`: the same event `decode` + `from_record` give, at about half the cost
+        for the current schema versions (`schemas.readers`). `writer`: `writer_of(data)`,
+        when the caller has it already."""
+        writer = writer or self.writer_of(data)
+        reader, _ = self._compiled(writer)
+        if reader is None:
+            decoded = self.decode(data, keyring)
+            return EVENT_TYPES[decoded.name].from_record(decoded.record)
+        return reader(data, 10 if self.framing == "single-object" else 5, keyring)
+
+    def subject_of(self, data: bytes, writer: EventSchema | None = None) -> str | None:
+        """The subject whose key opens the personal fields of the event in `data`, None when
+        it has none: what a consumer loads into its key ring before `read`."""
+        writer = writer or self.writer_of(data)
+        if not self.schemas.current(writer.name).has_personal:
+            return None
+        _, peek = self._compiled(writer)
+        if peek is None:
+            return str(self.decode(data).record["subject_id"])
+        return peek(data, 10 if self.framing == "single-object" else 5)
+
+    def _compiled(self, writer: EventSchema) -> tuple[Reader | None, SubjectPeek | None]:
+        found = self._readers.get(writer.fingerprint)
+        if found is None:
+            current = self.schemas.current(writer.name)
+            found = (
+                (compile_reader(writer.raw, RECORD_TYPES), compile_subject_peek(writer.raw))
+                if current is writer
+                else (None, None)  # an older version: schema resolution is fastavro's
+            )
+            self._readers[writer.fingerprint] = found
+        return found
 
     def open(
         self,

@@ -198,6 +198,11 @@ def render(avro_dir: Path = AVRO_DIR) -> str:
         *[f"    {_q(n)}: {n}," for n in gen.events],
         "}",
         "",
+        "# Every record type, the events and the records nested in them, by Avro name.",
+        "RECORD_TYPES: dict[str, Any] = {",
+        *[f"    {_q(n)}: {n}," for n in gen.order],
+        "}",
+        "",
     ]
     return "\n".join(out)
 

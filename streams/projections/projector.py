@@ -31,7 +31,6 @@ from typing import Any
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
-from schemas.events import EVENT_TYPES
 from streams.projections.folds import PostgresRows, Projection
 from streams.projections.migrations import migrate
 from streams.projections.writer import Position, locked_positions, stored_positions, write
@@ -142,12 +141,9 @@ class Projector:
             count += len(messages)
             starts[tp.partition] = messages[0].offset
             positions.append(Position(tp.topic, tp.partition, messages[-1].offset + 1))
-            for item in await self.contract.decode(messages):
-                if isinstance(item, Rejected):
-                    rejected.append(item)
-                elif item.event.name in self.projection.reads:
-                    event = EVENT_TYPES[item.event.name].from_record(item.event.record)
-                    events.append((item.offset, event))
+            read, bad = await self.contract.read(messages, self.projection.reads)
+            events += read
+            rejected += bad
         await self._dead_letter(rejected)
         async with self._db, self._conn.transaction():
             stored = await locked_positions(self._conn, self.schema, self.name, self.topic)

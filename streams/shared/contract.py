@@ -11,7 +11,7 @@ Steps of `Contract.open`, in order:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from streams.shared.events import (
     Received,
     Rejected,
     decode_batch,
+    read_events,
 )
 from streams.shared.keystore import PostgresKeyStore
 from streams.shared.postgres import create_pool
@@ -67,6 +68,18 @@ class Contract:
 
     async def decode(self, messages: Sequence[Any]) -> list[Received | Rejected]:
         """Decode a batch of Kafka records (learning unseen registry ids first)."""
+        await self._learn_ids(messages)
+        return await decode_batch(self.codec, self.keys, messages)
+
+    async def read(
+        self, messages: Sequence[Any], wanted: Container[str]
+    ) -> tuple[list[tuple[int, Any]], list[Rejected]]:
+        """The events of the `wanted` types in a batch of Kafka records, as (offset, event),
+        and the records that are not events (`streams.shared.events.read_events`)."""
+        await self._learn_ids(messages)
+        return await read_events(self.codec, self.keys, messages, wanted)
+
+    async def _learn_ids(self, messages: Sequence[Any]) -> None:
         if self.registry is not None:
             unseen = set()
             for m in messages:
@@ -78,7 +91,6 @@ class Contract:
                     unseen.add(schema_id)
             if unseen:
                 await learn_ids(self.codec, self.registry, unseen)
-        return await decode_batch(self.codec, self.keys, messages)
 
     async def close(self) -> None:
         if self.registry is not None:

@@ -22,12 +22,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, Protocol
 
-from schemas.codec import Codec, Decoded
+from schemas.codec import Codec, Decoded, EventSchema
 from schemas.envelope import cloudevent_headers, derive_event_id, parse_cloudevent_headers
 from schemas.errors import EncodeError
 from schemas.events import InputDeadLettered
@@ -271,6 +271,43 @@ async def decode_batch(
         else:
             out.append(Received(outcome, m.topic, m.partition, m.offset, m.headers or ()))
     return out
+
+
+async def read_events(
+    codec: Codec, keys: KeySource, messages: Sequence[Any], wanted: Container[str]
+) -> tuple[list[tuple[int, Any]], list[Rejected]]:
+    """The events of the `wanted` types among Kafka records, as (offset, event) in log
+    order, built by the codec's compiled readers (`Codec.read`), and the records that are
+    not events, as `Rejected` with the reason.
+
+    A record of another type is skipped after its frame: its body is not read, so one
+    whose body is corrupt is left to the consumers of its type to dead-letter. The data
+    keys of the records read are loaded in one query first.
+    """
+    chosen: list[tuple[Any, EventSchema]] = []
+    rejected: list[Rejected] = []
+    subjects: set[str] = set()
+    for m in messages:
+        try:
+            writer = codec.writer_of(m.value)
+            if writer.name not in wanted:
+                continue
+            subject = codec.subject_of(m.value, writer)
+        except BadInput as exc:
+            rejected.append(Rejected(m.topic, m.partition, m.offset, m.key, m.value, exc))
+            continue
+        if subject is not None:
+            subjects.add(subject)
+        chosen.append((m, writer))
+    if subjects:
+        await keys.load(subjects)
+    events: list[tuple[int, Any]] = []
+    for m, writer in chosen:
+        try:
+            events.append((m.offset, codec.read(m.value, keys, writer)))
+        except BadInput as exc:
+            rejected.append(Rejected(m.topic, m.partition, m.offset, m.key, m.value, exc))
+    return events, rejected
 
 
 def _open(codec: Codec, keys: KeyRing, decoded: Decoded) -> Decoded | BadInput:
