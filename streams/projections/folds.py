@@ -197,8 +197,9 @@ class _CaseBatch:
 
     def apply(self, offset: int, event: Any) -> None:
         if isinstance(event, DeliveryStatusChanged):
-            row = rows_messages.evolve_message(self.messages.get(event.message_id), event, offset)
-            if row is not None:
+            held = self.messages.get(event.message_id)
+            row = rows_messages.evolve_message(held, event, offset)
+            if row is not None and row is not held:
                 self.messages[event.message_id] = row
                 self.changed_messages.add(event.message_id)
             return

@@ -150,31 +150,30 @@ def evolve_message(
     """The message's row after a delivery report: the furthest status (sent < delivered <
     read; failed wins), its time, and for failed the first error (`code: title`); the
     provider's id once known. A report of a message not seen (None stays None), of an
-    inbound message, a stale one, or one not further than the status held changes nothing."""
+    inbound message, a stale one, or one not further than the status held changes nothing:
+    the row given is returned as it is (so a caller tells a change by identity)."""
     if row is None:
         return None
     if row["message_id"] != event.message_id:
         raise ValueError(f"status of message {event.message_id} applied to {row['message_id']}")
-    old = _only(MESSAGE_COLUMNS, row)
     if not is_newer(row, version) or row["direction"] != "out":
-        return old
-    new = dict(old)
-    if new["provider_message_id"] is None:
-        new["provider_message_id"] = event.provider_message_id
+        return dict(row) if not isinstance(row, dict) else row
+    changes: dict[str, Any] = {}
+    if row["provider_message_id"] is None:
+        changes["provider_message_id"] = event.provider_message_id
     rank = DELIVERY_RANK.get(event.status)
     held = DELIVERY_RANK.get(row["delivery_status"] or "", -1)
     if rank is not None and rank > held:
         first = event.errors[0] if event.errors else None
-        new.update(
-            delivery_status=event.status,
-            delivery_status_at=event.status_at,
-            delivery_error=f"{first.code}: {first.title}"
-            if event.status == "failed" and first
-            else None,
+        changes["delivery_status"] = event.status
+        changes["delivery_status_at"] = event.status_at
+        changes["delivery_error"] = (
+            f"{first.code}: {first.title}" if event.status == "failed" and first else None
         )
-    if new == old:
-        return old
-    new["version"] = version
+    if all(row[column] == value for column, value in changes.items()):
+        return dict(row) if not isinstance(row, dict) else row
+    new = _only(MESSAGE_COLUMNS, row)
+    new.update(changes, version=version)
     return new
 
 
