@@ -1,4 +1,5 @@
-"""`acolhe run conversation | router | sla | timer`: one processor as a long-running service.
+"""`acolhe run conversation | router | sla | timer | whatsapp | email | webchat | gateway`:
+one processor or channel connector as a long-running service.
 
 Topics come from the catalog (`acolhe.conversations`, `acolhe.routing`, and
 `acolhe.commands` where both processors write their refusals), declared if missing.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import signal
 from datetime import timedelta
@@ -24,12 +26,17 @@ CONVERSATIONS = "acolhe.conversations"
 ROUTING = "acolhe.routing"
 COMMANDS = "acolhe.commands"
 SLA = "acolhe.sla"
-SERVICES = ("conversation", "router", "sla", "timer")
+PROCESSORS = ("conversation", "router", "sla", "timer")
+CONNECTORS = ("whatsapp", "email", "webchat", "gateway")
+"""Each is `connectors.<name>.service.serve(settings, contract, stop)`."""
+SERVICES = (*PROCESSORS, *CONNECTORS)
 log = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("run", help="run one processor until stopped (SIGTERM/SIGINT)")
+    parser = sub.add_parser(
+        "run", help="run one processor or connector until stopped (SIGTERM/SIGINT)"
+    )
     parser.add_argument("service", choices=SERVICES)
     parser.add_argument(
         "--tick-seconds", type=float, default=1.0, help="the timer's interval (1 s)"
@@ -63,7 +70,10 @@ async def _serve(settings: Settings, service: str, tick: timedelta) -> None:
         loop.add_signal_handler(sig, stop.set)
     contract = await Contract.open(settings)
     try:
-        if service == "timer":
+        if service in CONNECTORS:
+            module = importlib.import_module(f"connectors.{service}.service")
+            await module.serve(settings, contract, stop)
+        elif service == "timer":
             await _timer(settings, contract, tick, stop)
         else:
             await _processor(settings, contract, service, stop)

@@ -302,6 +302,19 @@ class Settings:
         _check_master_key(raw, source=str(path))
         return base64.b64decode(raw)
 
+    def contact_id_key(self) -> bytes:
+        """The 32-byte key of the contacts' opaque ids (connectors.common.identity).
+
+        From ACOLHE_CONTACT_ID_KEY (base64) when set, which production must do, once: a new
+        key gives every contact a new id; otherwise the local stack's own key in
+        <state dir>/contact.key, made on first use (mode 0600).
+        """
+        raw = self.env.get("ACOLHE_CONTACT_ID_KEY")
+        if raw:
+            _check_master_key(raw, source="ACOLHE_CONTACT_ID_KEY")
+            return base64.b64decode(raw)
+        return _state_key(self.stack.state_dir / "contact.key")
+
     def pseudonym_key(self) -> bytes:
         """The 32-byte key of the pseudonyms in exports (HMAC-SHA256).
 

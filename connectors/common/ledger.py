@@ -1,0 +1,138 @@
+"""What connectors remember between restarts, in PostgreSQL (schema `acolhe_connectors`):
+
+- `deliveries`: each outbound message a connector took on (by our message id): whether it
+  went out, the provider's id for it, how many attempts. A connector that sent a message
+  and died before committing its Kafka offset finds it here and does not send it again,
+  and a provider's status report finds our message id by the provider's id.
+- `last_inbound`: when each contact last wrote on each channel, for WhatsApp's 24-hour
+  window (free-form replies only within 24 hours of the citizen's last message).
+
+Neither is the source of truth (the log is): both can be rebuilt from acolhe.conversations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal
+
+SCHEMA: Final = "acolhe_connectors"
+DDL: Final = """
+CREATE SCHEMA IF NOT EXISTS {schema};
+CREATE TABLE IF NOT EXISTS {schema}.deliveries (
+    channel              text NOT NULL,
+    message_id           text NOT NULL,
+    state                text NOT NULL CHECK (state IN ('sending', 'sent', 'failed')),
+    provider_message_id  text,
+    attempts             integer NOT NULL DEFAULT 0,
+    reason               text,
+    updated_at           timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (channel, message_id)
+);
+CREATE INDEX IF NOT EXISTS deliveries_provider_idx
+    ON {schema}.deliveries (channel, provider_message_id) WHERE provider_message_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS {schema}.last_inbound (
+    channel     text NOT NULL,
+    contact_id  text NOT NULL,
+    at          timestamptz NOT NULL,
+    PRIMARY KEY (channel, contact_id)
+);
+"""
+
+DeliveryState = Literal["sending", "sent", "failed"]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    message_id: str
+    state: DeliveryState
+    provider_message_id: str | None
+    attempts: int
+    reason: str | None
+
+
+class Ledger:
+    """The connectors' tables, over an asyncpg pool."""
+
+    def __init__(self, pool: Any, channel: str, *, schema: str = SCHEMA) -> None:
+        self._pool = pool
+        self.channel = channel
+        self.schema = schema
+
+    async def create_tables(self) -> None:
+        # One creator at a time: concurrent CREATE ... IF NOT EXISTS can still collide.
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", SCHEMA)
+            await conn.execute(DDL)
+
+    async def delivery(self, message_id: str) -> Delivery | None:
+        row = await self._pool.fetchrow(
+            f"SELECT message_id, state, provider_message_id, attempts, reason"
+            f" FROM {self.schema}.deliveries WHERE channel = $1 AND message_id = $2",
+            self.channel,
+            message_id,
+        )
+        return Delivery(**dict(row)) if row else None
+
+    async def attempt(self, message_id: str) -> Delivery:
+        """Record one more attempt to send the message (created 'sending' on the first)."""
+        row = await self._pool.fetchrow(
+            f"INSERT INTO {self.schema}.deliveries (channel, message_id, state, attempts)"
+            " VALUES ($1, $2, 'sending', 1)"
+            " ON CONFLICT (channel, message_id) DO UPDATE"
+            f" SET attempts = {self.schema}.deliveries.attempts + 1, updated_at = now()"
+            " RETURNING message_id, state, provider_message_id, attempts, reason",
+            self.channel,
+            message_id,
+        )
+        return Delivery(**dict(row))
+
+    async def settle(
+        self,
+        message_id: str,
+        state: Literal["sent", "failed"],
+        *,
+        provider_message_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        await self._pool.execute(
+            f"UPDATE {self.schema}.deliveries SET state = $3, provider_message_id = $4,"
+            " reason = $5, updated_at = now() WHERE channel = $1 AND message_id = $2",
+            self.channel,
+            message_id,
+            state,
+            provider_message_id,
+            reason,
+        )
+
+    async def message_of(self, provider_message_id: str) -> str | None:
+        """Our message id of the provider's message id (for status reports)."""
+        found: str | None = await self._pool.fetchval(
+            f"SELECT message_id FROM {self.schema}.deliveries"
+            " WHERE channel = $1 AND provider_message_id = $2",
+            self.channel,
+            provider_message_id,
+        )
+        return found
+
+    async def saw_inbound(self, contact_at: dict[str, datetime]) -> None:
+        """Note when contacts wrote (keeps the latest: redeliveries may be older)."""
+        if not contact_at:
+            return
+        await self._pool.execute(
+            f"INSERT INTO {self.schema}.last_inbound (channel, contact_id, at)"
+            " SELECT $1, c, a FROM unnest($2::text[], $3::timestamptz[]) AS t(c, a)"
+            " ON CONFLICT (channel, contact_id) DO UPDATE"
+            f" SET at = greatest({self.schema}.last_inbound.at, excluded.at)",
+            self.channel,
+            list(contact_at),
+            list(contact_at.values()),
+        )
+
+    async def last_inbound(self, contact_id: str) -> datetime | None:
+        found: datetime | None = await self._pool.fetchval(
+            f"SELECT at FROM {self.schema}.last_inbound WHERE channel = $1 AND contact_id = $2",
+            self.channel,
+            contact_id,
+        )
+        return found
