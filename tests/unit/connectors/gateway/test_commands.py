@@ -1,0 +1,303 @@
+"""Agents' requests -> commands: given an authenticated agent, when the agents' app posts a
+JSON body with an Idempotency-Key, then the contract's command (its event id from the agent
+and the key), or every problem with the request, field by field."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from connectors.gateway.auth import AgentClaims
+from connectors.gateway.commands import (
+    ACTIONS,
+    MAX_BODY_BYTES,
+    GatewayCommand,
+    InvalidRequest,
+    Problem,
+    command_event_id,
+    command_from_request,
+    fingerprint,
+)
+from schemas.events import (
+    ChangeCapacity,
+    ChangePresence,
+    ClaimCase,
+    CloseCase,
+    PutCaseOnHold,
+    SendReply,
+    TransferCase,
+)
+
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+ANA = AgentClaims(agent_id="ana", issued_at=T0, expires_at=T0 + timedelta(hours=8))
+BRUNO = AgentClaims(agent_id="bruno", issued_at=T0, expires_at=T0 + timedelta(hours=8))
+KEY = "7f1c9a52-3b7e-4c1a-9d55-0e6f2a8b4c11"
+CASE = {"case_id": "case-1", "contact_id": "web_chat-1"}
+
+
+def request(
+    action: str,
+    body: object,
+    *,
+    agent: AgentClaims = ANA,
+    key: str | None = KEY,
+    at: datetime = T0,
+) -> GatewayCommand | InvalidRequest:
+    raw = body if isinstance(body, bytes) else orjson.dumps(body)
+    return command_from_request(action, raw, agent=agent, idempotency_key=key, received_at=at)
+
+
+def problems(outcome: GatewayCommand | InvalidRequest) -> set[Problem]:
+    assert isinstance(outcome, InvalidRequest), outcome
+    return set(outcome.problems)
+
+
+def fields(outcome: GatewayCommand | InvalidRequest) -> set[str]:
+    return {p.field for p in problems(outcome)}
+
+
+def test_a_reply_becomes_send_reply_by_the_token_agent() -> None:
+    outcome = request("reply", {**CASE, "subject_id": "citizen-1", "text": "Bom dia! Recebemos."})
+
+    event_id = command_event_id("ana", "SendReply", KEY)
+    assert outcome == SendReply(
+        event_id=event_id,
+        occurred_at=T0,
+        correlation_id=event_id,
+        subject_id="citizen-1",
+        case_id="case-1",
+        contact_id="web_chat-1",
+        agent_id="ana",
+        text="Bom dia! Recebemos.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "expected"),
+    [
+        (
+            "transfer",
+            {**CASE, "subject_id": "citizen-1", "to_queue_id": "familia", "note": "pensão"},
+            TransferCase,
+        ),
+        ("hold", {**CASE, "reason": "documents_pending"}, PutCaseOnHold),
+        ("close", {**CASE, "reason": "resolved"}, CloseCase),
+        ("close", {**CASE, "reason": "duplicate", "duplicate_of_case_id": "case-0"}, CloseCase),
+        ("claim", {"case_id": "case-1"}, ClaimCase),
+        ("presence", {"presence": "away"}, ChangePresence),
+        ("capacity", {"capacity": 0}, ChangeCapacity),
+    ],
+)
+def test_each_action_becomes_its_command_by_the_token_agent(
+    action: str, body: dict[str, object], expected: type[GatewayCommand]
+) -> None:
+    outcome = request(action, body)
+
+    assert isinstance(outcome, expected)
+    assert outcome.agent_id == "ana"
+    assert outcome.event_id == command_event_id("ana", expected.NAME, KEY)
+    assert outcome.occurred_at == T0
+    assert outcome.causation_id is None
+
+
+def test_a_retried_request_is_the_same_command_whenever_it_arrives() -> None:
+    body = {**CASE, "reason": "resolved"}
+
+    first = request("close", body)
+    retry = request("close", body, at=T0 + timedelta(seconds=30))
+
+    assert isinstance(first, CloseCase)
+    assert isinstance(retry, CloseCase)
+    assert retry.event_id == first.event_id
+    assert fingerprint(retry) == fingerprint(first)
+
+
+def test_another_key_or_another_agent_is_another_command() -> None:
+    body = {**CASE, "reason": "resolved"}
+    commands = [
+        request("close", body),
+        request("close", body, key=KEY.replace("7f", "80")),
+        request("close", body, agent=BRUNO),
+    ]
+
+    assert len({c.event_id for c in commands if isinstance(c, CloseCase)}) == 3
+
+
+def test_a_key_reused_for_a_different_request_has_another_fingerprint() -> None:
+    resolved = request("close", {**CASE, "reason": "resolved"})
+    withdrawn = request("close", {**CASE, "reason": "withdrawn"})
+
+    assert isinstance(resolved, CloseCase)
+    assert isinstance(withdrawn, CloseCase)
+    assert resolved.event_id == withdrawn.event_id
+    assert fingerprint(resolved) != fingerprint(withdrawn)
+
+
+def test_the_acting_agent_never_comes_from_the_body() -> None:
+    outcome = request("presence", {"presence": "available", "agent_id": "chefe"})
+
+    assert problems(outcome) == {
+        Problem("agent_id", "the acting agent is the token's: remove agent_id")
+    }
+
+
+@pytest.mark.parametrize("key", [None, "", "short", "has spaces in it!!", "x" * 129])
+def test_a_missing_or_unusable_idempotency_key_is_refused(key: str | None) -> None:
+    assert fields(request("presence", {"presence": "away"}, key=key)) == {"Idempotency-Key"}
+
+
+def test_a_quoted_idempotency_key_is_the_same_key() -> None:
+    quoted = request("presence", {"presence": "away"}, key=f'"{KEY}"')
+    bare = request("presence", {"presence": "away"})
+
+    assert isinstance(quoted, ChangePresence)
+    assert quoted == bare
+
+
+def test_every_problem_is_reported_at_once_with_its_field() -> None:
+    outcome = request(
+        "transfer",
+        {"case_id": "case 1", "to_queue_id": 7, "note": "x" * 2001, "color": "blue"},
+        key=None,
+    )
+
+    assert fields(outcome) == {
+        "Idempotency-Key",
+        "case_id",
+        "contact_id",
+        "subject_id",
+        "to_queue_id",
+        "note",
+        "color",
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b"{not json", "body"),
+        (b"[]", "body"),
+        (b'{"presence": "away"\xff}', "body"),
+        (b" " * (MAX_BODY_BYTES + 1), "body"),
+    ],
+)
+def test_a_body_that_is_not_one_json_object_is_refused(body: bytes, field: str) -> None:
+    assert fields(request("presence", body)) == {field}
+
+
+def test_an_unknown_action_is_refused() -> None:
+    assert fields(request("delete_case", {})) == {"action"}
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "field"),
+    [
+        ("reply", {**CASE, "subject_id": "citizen-1"}, "text"),
+        ("reply", {**CASE, "subject_id": "citizen-1", "text": "  \n "}, "text"),
+        ("reply", {**CASE, "subject_id": "citizen-1", "text": "x" * 4097}, "text"),
+        ("reply", {**CASE, "subject_id": "citizen-1", "text": "a\x00b"}, "text"),
+        (
+            "transfer",
+            {**CASE, "subject_id": "c-1", "to_queue_id": "q", "to_agent_id": "ana"},
+            "to_agent_id",
+        ),
+        ("hold", {**CASE, "reason": "unknown"}, "reason"),
+        ("hold", {**CASE, "reason": "lunch"}, "reason"),
+        ("close", {**CASE, "reason": "auto_closed_inactivity"}, "reason"),
+        ("close", {**CASE, "reason": "duplicate"}, "duplicate_of_case_id"),
+        (
+            "close",
+            {**CASE, "reason": "resolved", "duplicate_of_case_id": "case-0"},
+            "duplicate_of_case_id",
+        ),
+        (
+            "close",
+            {**CASE, "reason": "duplicate", "duplicate_of_case_id": "case-1"},
+            "duplicate_of_case_id",
+        ),
+        ("presence", {"presence": "unknown"}, "presence"),
+        ("presence", {}, "presence"),
+        ("capacity", {"capacity": -1}, "capacity"),
+        ("capacity", {"capacity": 51}, "capacity"),
+        ("capacity", {"capacity": True}, "capacity"),
+        ("capacity", {"capacity": "3"}, "capacity"),
+        ("claim", {"case_id": "case-1", "contact_id": ""}, "contact_id"),
+        ("claim", {"case_id": "case-1", "correlation_id": 5}, "correlation_id"),
+    ],
+)
+def test_a_value_the_processor_would_refuse_is_refused_at_once(
+    action: str, body: dict[str, object], field: str
+) -> None:
+    assert fields(request(action, body)) == {field}
+
+
+def test_a_correlation_id_from_the_app_is_kept() -> None:
+    outcome = request("claim", {"case_id": "case-1", "correlation_id": "flow-9"})
+
+    assert isinstance(outcome, ClaimCase)
+    assert outcome.correlation_id == "flow-9"
+
+
+def test_the_problems_serialize_for_the_400_answer() -> None:
+    outcome = request("presence", {"presence": "asleep"})
+
+    assert isinstance(outcome, InvalidRequest)
+    assert orjson.loads(outcome.to_json()) == {
+        "error": "invalid_request",
+        "problems": [{"field": "presence", "reason": "one of: available, away, offline"}],
+    }
+
+
+def test_a_naive_receipt_time_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="timezone"):
+        request("presence", {"presence": "away"}, at=datetime(2026, 3, 2, 10, 0))
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+FIELD_NAMES = st.sampled_from(
+    [
+        "case_id",
+        "contact_id",
+        "subject_id",
+        "text",
+        "to_queue_id",
+        "to_agent_id",
+        "note",
+        "reason",
+        "duplicate_of_case_id",
+        "presence",
+        "capacity",
+        "correlation_id",
+        "agent_id",
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    action=st.sampled_from([*ACTIONS, "nope"]),
+    body=st.one_of(
+        st.binary(max_size=200), st.dictionaries(FIELD_NAMES, JSON, max_size=6).map(orjson.dumps)
+    ),
+    key=st.one_of(st.none(), st.just(KEY), st.text(max_size=15)),  # short keys are invalid
+)
+def test_any_request_is_a_command_by_the_token_agent_or_problems_never_an_exception(
+    action: str, body: bytes, key: str | None
+) -> None:
+    outcome = request(action, body, key=key)
+
+    if isinstance(outcome, InvalidRequest):
+        assert outcome.problems
+    else:
+        assert outcome.agent_id == "ana"
+        assert outcome.event_id == command_event_id("ana", outcome.NAME, KEY)
