@@ -95,8 +95,19 @@ AGENT_COLUMNS: Final = (
 
 
 def _only(columns: tuple[str, ...], row: Mapping[str, Any]) -> Row:
-    """The row with exactly `columns`, in their order: the writer needs every row of a
-    table to have the same columns, and rows loaded from Postgres also have `updated_at`."""
+    """A copy of the row with exactly `columns`, in their order: the writer needs every row
+    of a table to have the same columns, and rows loaded from Postgres also have
+    `updated_at`."""
+    if isinstance(row, dict) and tuple(row) == columns:
+        return dict(row)  # already whole and in order (every row these modules make)
+    return {c: row[c] for c in columns}
+
+
+def whole(columns: tuple[str, ...], row: Mapping[str, Any]) -> Row:
+    """The row itself when it has exactly `columns` in order, else `_only`'s copy: what an
+    upsert takes at the end of a fold, when nothing changes the row any more."""
+    if isinstance(row, dict) and tuple(row) == columns:
+        return row
     return {c: row[c] for c in columns}
 
 
@@ -198,7 +209,7 @@ def _new_clock(event: SlaEvent) -> Row:
 
 def upsert_clock(row: Mapping[str, Any]) -> Upsert:
     """The writer's upsert of a clock row."""
-    return Upsert(SLA_CLOCKS, SLA_CLOCK_KEY, _only(SLA_CLOCK_COLUMNS, row))
+    return Upsert(SLA_CLOCKS, SLA_CLOCK_KEY, whole(SLA_CLOCK_COLUMNS, row))
 
 
 # -- agents -----------------------------------------------------------------------------------
@@ -323,4 +334,4 @@ def _case_of(event: AgentEvent) -> str | None:
 
 def upsert_agent(row: Mapping[str, Any]) -> Upsert:
     """The writer's upsert of an agent row."""
-    return Upsert(AGENTS, AGENT_KEY, _only(AGENT_COLUMNS, row))
+    return Upsert(AGENTS, AGENT_KEY, whole(AGENT_COLUMNS, row))

@@ -51,7 +51,7 @@ from schemas.events import (
     MessageReceived,
     MessageSent,
 )
-from streams.projections.rows import is_newer
+from streams.projections.rows import _only, is_newer, whole
 from streams.projections.writer import Upsert
 
 Row = dict[str, Any]
@@ -113,13 +113,6 @@ CASE_COLUMNS: Final = (
 def is_confidential_area(area: str) -> bool:
     """Whether a case of `area` is confidential (`CONFIDENTIAL_AREAS`)."""
     return area in CONFIDENTIAL_AREAS
-
-
-def _only(columns: tuple[str, ...], row: Mapping[str, Any]) -> Row:
-    """A copy of `row` with exactly `columns` (a row read from the table has more)."""
-    if isinstance(row, dict) and tuple(row) == columns:
-        return dict(row)  # already whole and in order (every row this module makes)
-    return {c: row[c] for c in columns}
 
 
 def _later(old: datetime | None, new: datetime) -> datetime:
@@ -325,4 +318,4 @@ def _active_status(row: Mapping[str, Any]) -> str:
 
 def upsert_case(row: Mapping[str, Any]) -> Upsert:
     """The writer's upsert of a case row."""
-    return Upsert(CASES, CASE_KEY, _only(CASE_COLUMNS, row))
+    return Upsert(CASES, CASE_KEY, whole(CASE_COLUMNS, row))

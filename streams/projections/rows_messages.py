@@ -22,8 +22,8 @@ from schemas.events import (
     MessageSent,
 )
 from schemas.personal import Erased
-from streams.projections.rows import is_newer
-from streams.projections.rows_cases import Row, _only
+from streams.projections.rows import _only, is_newer, whole
+from streams.projections.rows_cases import Row
 from streams.projections.writer import Upsert
 
 CASE_MESSAGES: Final = "case_messages"
@@ -179,4 +179,4 @@ def evolve_message(
 
 def upsert_message(row: Mapping[str, Any]) -> Upsert:
     """The writer's upsert of a message row."""
-    return Upsert(CASE_MESSAGES, MESSAGE_KEY, _only(MESSAGE_COLUMNS, row))
+    return Upsert(CASE_MESSAGES, MESSAGE_KEY, whole(MESSAGE_COLUMNS, row))
