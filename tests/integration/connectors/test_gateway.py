@@ -1,0 +1,464 @@
+"""The agents' gateway over HTTP, against the real Kafka and Postgres: given a case in the read
+model and an agent's token, when the agents' app sends a command, then the command event is
+durable on Kafka (this test's own topic) before the 202, with the token's agent; and every
+bad request gets its own clear refusal, with nothing published."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import asyncpg
+import orjson
+import pytest
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient, TestServer
+
+from connectors.common.inbound import Inbound
+from connectors.gateway.app import Gateway, make_app
+from connectors.gateway.auth import issue_agent_token
+from connectors.gateway.commands import MAX_BODY_BYTES, SOURCE, command_event_id
+from connectors.gateway.config import GatewaySettings
+from connectors.gateway.store import CaseDirectory, IdempotencyKeys
+from connectors.webchat.limits import RateLimiter
+from connectors.webchat.signing import SigningKey
+from connectors.webchat.tokens import issue_visitor_token
+from schemas.catalog import BY_NAME
+from streams.cases.commands import reply_message_id
+from streams.projections.migrations import migrate
+from streams.shared.contract import Contract
+from streams.shared.events import Received, TopicRoute, read_topic
+from streams.shared.kafka import TopicSpec, delete_topics, ensure_topics, make_producer
+from streams.shared.keystore import PostgresKeyStore
+from streams.shared.settings import Settings
+
+pytestmark = pytest.mark.timeout(120)
+
+CURRENT = SigningKey("2026-03", b"c" * 32)
+RETIRED = SigningKey("2026-02", b"r" * 32)
+FOREIGN = SigningKey("elsewhere", b"f" * 32)
+COMMANDS: Final = (
+    "SendReply",
+    "TransferCase",
+    "PutCaseOnHold",
+    "CloseCase",
+    "ClaimCase",
+    "ChangePresence",
+    "ChangeCapacity",
+)
+CASE_ID = "case-7f3a"
+CONTACT_ID = "web_chat-91b2"
+CITIZEN_ID = "citizen-5c0d"
+REPLY = "Bom dia! Recebemos seus documentos; a defensora Ana vai analisar hoje."
+WAIT_S = 60.0
+
+
+def token(agent_id: str, *, key: SigningKey = CURRENT, issued: timedelta = timedelta()) -> str:
+    at = datetime.now(UTC) + issued
+    return issue_agent_token(key, agent_id=agent_id, issued_at=at, ttl=timedelta(hours=8))
+
+
+def headers(agent_id: str = "ana.souza", key: str | None = None) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {token(agent_id)}",
+        "Idempotency-Key": key or str(uuid.uuid4()),
+        "Content-Type": "application/json",
+    }
+
+
+@dataclass
+class Harness:
+    client: TestClient[Any, Any]
+    topic: str
+    settings: Settings
+    contract: Contract
+
+    async def send(
+        self, method: str, path: str, body: object, hdrs: Mapping[str, str] | None = None
+    ) -> tuple[ClientResponse, dict[str, Any]]:
+        data = body if isinstance(body, bytes) else orjson.dumps(body)
+        response = await self.client.request(
+            method, path, data=data, headers=dict(hdrs or headers())
+        )
+        answer = orjson.loads(await response.read())
+        return response, answer
+
+    async def recorded(self) -> list[Received]:
+        """Every command now on the topic (durable: the 202 came after the acknowledgement)."""
+        read = await read_topic(self.settings.kafka, self.contract.decode, self.topic)
+        assert all(isinstance(r, Received) for r in read), read
+        return [r for r in read if isinstance(r, Received)]
+
+
+@pytest.fixture
+async def read_model(pg: Any, pg_schema: str) -> str:
+    """The read model migrated into this test's schema, with one case in it."""
+    await asyncio.wait_for(migrate(pg, pg_schema), WAIT_S)
+    await pg.execute(
+        f'INSERT INTO "{pg_schema}".cases (case_id, contact_id, citizen_id, channel, status,'
+        " agent_id, opened_at, assigned_at, version)"
+        " VALUES ($1, $2, $3, 'web_chat', 'assigned', 'ana.souza', now(), now(), 1)",
+        CASE_ID,
+        CONTACT_ID,
+        CITIZEN_ID,
+    )
+    return pg_schema
+
+
+Start = Callable[..., Any]
+
+
+@pytest.fixture
+async def start(settings: Settings, contract: Contract, topic: str, read_model: str) -> Start:
+    """Start a gateway on this test's topic and schema (options: burst, publish timeout,
+    another topic)."""
+
+    @asynccontextmanager
+    async def running(
+        *, burst: int = 1000, publish_timeout_s: float = 10.0, to_topic: str | None = None
+    ) -> AsyncIterator[Harness]:
+        config = GatewaySettings(
+            token_keys=(CURRENT, RETIRED),
+            burst=burst,
+            rate_per_s=0.001,  # no refill within a test: the burst is all an agent has
+            read_model_schema=read_model,
+            schema=read_model,
+            publish_timeout_s=publish_timeout_s,
+        )
+        target = to_topic or topic
+        routes = {n: TopicRoute(target, BY_NAME[n].key_field) for n in COMMANDS}
+        pool = await asyncpg.create_pool(settings.postgres.dsn.reveal(), min_size=1, max_size=4)
+        producer = make_producer(settings.kafka)
+        await producer.start()
+        try:
+            keys = IdempotencyKeys(pool, schema=read_model, ttl=config.idempotency_ttl)
+            await keys.create_table()
+            gateway = Gateway(
+                settings=config,
+                inbound=Inbound(contract, producer, processor=SOURCE, routes=routes),
+                keys=keys,
+                cases=CaseDirectory(pool, schema=read_model),
+                limiter=RateLimiter(rate=config.rate_per_s, burst=burst, max_keys=100),
+            )
+            async with TestClient(TestServer(make_app(gateway))) as client:
+                yield Harness(client, topic, settings, contract)
+        finally:
+            await producer.stop()
+            await pool.close()
+
+    return running
+
+
+CASE = {"contact_id": CONTACT_ID}
+REQUESTS: Final = (
+    ("POST", f"/v1/cases/{CASE_ID}/reply", {**CASE, "text": REPLY}, "SendReply"),
+    (
+        "POST",
+        f"/v1/cases/{CASE_ID}/transfer",
+        {**CASE, "to_queue_id": "familia-capital", "note": "pensão alimentícia, 2 filhos"},
+        "TransferCase",
+    ),
+    (
+        "POST",
+        f"/v1/cases/{CASE_ID}/hold",
+        {**CASE, "reason": "documents_pending"},
+        "PutCaseOnHold",
+    ),
+    ("POST", f"/v1/cases/{CASE_ID}/close", {**CASE, "reason": "resolved"}, "CloseCase"),
+    ("POST", f"/v1/cases/{CASE_ID}/claim", {"correlation_id": "ui-click-42"}, "ClaimCase"),
+    ("PUT", "/v1/agents/me/presence", {"presence": "away"}, "ChangePresence"),
+    ("PUT", "/v1/agents/me/capacity", {"capacity": 6}, "ChangeCapacity"),
+)
+
+
+async def test_each_command_is_accepted_into_its_event_by_the_token_agent(start: Start) -> None:
+    async with start() as gw:
+        answers = {}
+        for method, path, body, name in REQUESTS:
+            response, answer = await gw.send(method, path, body, headers("ana.souza"))
+            assert response.status == 202, answer
+            assert answer["command"] == name
+            answers[name] = answer
+        recorded = await gw.recorded()
+
+    assert sorted(r.event.name for r in recorded) == sorted(COMMANDS)
+    by_name = {r.event.name: r.event.record for r in recorded}
+    for name, record in by_name.items():
+        assert record["agent_id"] == "ana.souza"
+        assert record["event_id"] == answers[name]["event_id"]
+        assert record["correlation_id"] == answers[name]["correlation_id"]
+    reply, transfer = by_name["SendReply"], by_name["TransferCase"]
+    assert (reply["case_id"], reply["contact_id"], reply["text"]) == (CASE_ID, CONTACT_ID, REPLY)
+    # sealed under the case's citizen, which the gateway looked up in the read model
+    assert reply["subject_id"] == transfer["subject_id"] == CITIZEN_ID
+    assert answers["SendReply"]["message_id"] == reply_message_id(reply["event_id"])
+    assert by_name["ClaimCase"]["correlation_id"] == "ui-click-42"
+    assert by_name["ChangeCapacity"]["capacity"] == 6
+    assert by_name["PutCaseOnHold"]["reason"] == "documents_pending"
+    keyed = {r.event.name: r.headers["ce_subject"] for r in recorded}
+    assert keyed["SendReply"] == CONTACT_ID
+    assert keyed["ChangePresence"] == "ana.souza"
+
+
+async def test_a_retry_with_the_same_key_gets_the_same_event_id_and_is_recorded_once(
+    start: Start,
+) -> None:
+    key = str(uuid.uuid4())
+    body = {**CASE, "text": REPLY}
+    async with start() as gw:
+        first, a = await gw.send("POST", f"/v1/cases/{CASE_ID}/reply", body, headers(key=key))
+        again, b = await gw.send("POST", f"/v1/cases/{CASE_ID}/reply", body, headers(key=key))
+        recorded = await gw.recorded()
+
+    assert (first.status, again.status) == (202, 202)
+    assert a["event_id"] == b["event_id"] == command_event_id("ana.souza", "SendReply", key)
+    assert [r.event.record["event_id"] for r in recorded] == [a["event_id"]]
+    assert again.headers["Idempotent-Replayed"] == "true"
+
+
+async def test_a_key_reused_for_another_request_is_refused_422(start: Start) -> None:
+    key = str(uuid.uuid4())
+    path = f"/v1/cases/{CASE_ID}/reply"
+    async with start() as gw:
+        first, _ = await gw.send("POST", path, {**CASE, "text": REPLY}, headers(key=key))
+        other_text, a = await gw.send(
+            "POST", path, {**CASE, "text": "Outro texto"}, headers(key=key)
+        )
+        other_action, b = await gw.send(
+            "PUT", "/v1/agents/me/presence", {"presence": "offline"}, headers(key=key)
+        )
+        # the same key is another agent's own: no conflict across agents
+        bruno, _ = await gw.send(
+            "PUT", "/v1/agents/me/presence", {"presence": "offline"}, headers("bruno", key)
+        )
+        recorded = await gw.recorded()
+
+    assert first.status == 202
+    assert bruno.status == 202
+    assert (other_text.status, other_action.status) == (422, 422)
+    assert a["error"]["code"] == b["error"]["code"] == "idempotency_key_reused"
+    assert "(SendReply)" in b["error"]["reason"]
+    assert sorted(r.event.record["agent_id"] for r in recorded) == ["ana.souza", "bruno"]
+
+
+async def test_a_request_without_a_valid_token_is_refused_401(start: Start) -> None:
+    genuine = token("ana.souza")
+    payload, signature = genuine.split(".")
+    tampered_sig = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    forged_payload = base64.urlsafe_b64encode(b'["chefe",1,9999999999]').rstrip(b"=").decode()
+    visitor = issue_visitor_token(
+        CURRENT,
+        visitor_id="v-1",
+        site_id="defensoria",
+        session_id="s-1",
+        issued_at=datetime.now(UTC),
+        ttl=timedelta(hours=1),
+    )
+    cases = {
+        "missing_token": None,
+        "not_bearer": f"Basic {base64.b64encode(b'ana:secret').decode()}",
+        "token_expired": f"Bearer {token('ana.souza', issued=-timedelta(hours=9))}",
+        "token_not_yet_valid": f"Bearer {token('ana.souza', issued=timedelta(hours=1))}",
+        "bad_signature": f"Bearer {payload}.{tampered_sig}",
+        "bad_signature ": f"Bearer {forged_payload}.{signature}",  # another agent's claims
+        "bad_signature  ": f"Bearer {token('ana.souza', key=FOREIGN)}",
+        "bad_signature   ": f"Bearer {visitor}",  # a visitor's token never passes here
+        "malformed_token": "Bearer not-a-token",
+    }
+    async with start() as gw:
+        for code, authorization in cases.items():
+            sent = headers()
+            if authorization is None:
+                del sent["Authorization"]
+            else:
+                sent["Authorization"] = authorization
+            response, answer = await gw.send(
+                "PUT", "/v1/agents/me/presence", {"presence": "away"}, sent
+            )
+            assert response.status == 401, (code, answer)
+            assert answer["error"]["code"] == code.strip(), answer
+            assert response.headers["WWW-Authenticate"].startswith('Bearer realm="acolhe-gateway"')
+        retired = {**headers(), "Authorization": f"Bearer {token('ana.souza', key=RETIRED)}"}
+        still_valid, _ = await gw.send(
+            "PUT", "/v1/agents/me/presence", {"presence": "away"}, retired
+        )
+        recorded = await gw.recorded()
+
+    assert still_valid.status == 202  # rotation: a retired key still listed still passes
+    assert len(recorded) == 1
+
+
+async def test_bad_bodies_are_refused_400_with_every_problem(start: Start) -> None:
+    reply = f"/v1/cases/{CASE_ID}/reply"
+    no_key = {k: v for k, v in headers().items() if k != "Idempotency-Key"}
+    cases: list[tuple[str, object, Mapping[str, str] | None, set[tuple[str, str]]]] = [
+        (
+            "malformed JSON",
+            b'{"contact_id": "web_chat-91b2", "text": "Oi',
+            None,
+            {("body", "not JSON")},
+        ),
+        (
+            "invalid UTF-8",
+            b'{"contact_id": "w", "text": "\xff\xfe"}',
+            None,
+            {("body", "not UTF-8")},
+        ),
+        ("not an object", b'["text"]', None, {("body", "a JSON object")}),
+        (
+            "agent_id in the body",
+            {**CASE, "text": REPLY, "agent_id": "chefe"},
+            None,
+            {("agent_id", "the acting agent is the token's: remove agent_id")},
+        ),
+        (
+            "subject_id in the body",
+            {**CASE, "text": REPLY, "subject_id": "someone-else"},
+            None,
+            {("subject_id", "the gateway looks up the case's citizen: remove subject_id")},
+        ),
+        (
+            "another case in the body",
+            {**CASE, "text": REPLY, "case_id": "case-other"},
+            None,
+            {("case_id", "not the path's case: leave case_id out")},
+        ),
+        (
+            "missing Idempotency-Key, blank text, unknown field",
+            {**CASE, "text": "  ", "urgent": True},
+            no_key,
+            {
+                ("Idempotency-Key", "required: a fresh UUID per request, reused on retries"),
+                ("text", "required, and not blank"),
+                ("urgent", "unknown field"),
+            },
+        ),
+    ]
+    async with start() as gw:
+        for what, body, sent, expected in cases:
+            response, answer = await gw.send("POST", reply, body, sent)
+            assert response.status == 400, (what, answer)
+            assert answer["error"]["code"] == "invalid_request"
+            problems = {(p["field"], p["reason"]) for p in answer["error"]["problems"]}
+            assert problems == expected, what
+        response, answer = await gw.send("PUT", "/v1/agents/me/capacity", {"capacity": -1})
+        assert response.status == 400
+        assert answer["error"]["problems"][0]["field"] == "capacity"
+        recorded = await gw.recorded()
+
+    assert recorded == []
+
+
+async def test_an_oversized_body_is_refused_413_declared_or_streamed(start: Start) -> None:
+    big = orjson.dumps({**CASE, "text": "x" * MAX_BODY_BYTES})
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: chunked
+        for start_at in range(0, len(big), 8192):
+            yield big[start_at : start_at + 8192]
+
+    async with start() as gw:
+        declared, a = await gw.send("POST", f"/v1/cases/{CASE_ID}/reply", big)
+        streamed = await gw.client.post(
+            f"/v1/cases/{CASE_ID}/reply", data=chunks(), headers=headers()
+        )
+        b = orjson.loads(await streamed.read())
+        recorded = await gw.recorded()
+
+    assert (declared.status, streamed.status) == (413, 413)
+    assert a["error"]["code"] == b["error"]["code"] == "too_large"
+    assert recorded == []
+
+
+async def test_a_flood_from_one_agent_is_refused_429_while_another_is_served(
+    start: Start,
+) -> None:
+    presence = "/v1/agents/me/presence"
+    async with start(burst=3) as gw:
+        served = [
+            (await gw.send("PUT", presence, {"presence": "away"}, headers("ana.souza")))[0].status
+            for _ in range(3)
+        ]
+        flooded, answer = await gw.send("PUT", presence, {"presence": "away"}, headers("ana.souza"))
+        other, _ = await gw.send("PUT", presence, {"presence": "available"}, headers("bruno"))
+        recorded = await gw.recorded()
+
+    assert served == [202, 202, 202]
+    assert flooded.status == 429
+    assert answer["error"]["code"] == "rate_limited"
+    assert int(flooded.headers["Retry-After"]) >= 1
+    assert other.status == 202
+    assert sorted(r.event.record["agent_id"] for r in recorded) == ["ana.souza"] * 3 + ["bruno"]
+
+
+async def test_a_reply_to_an_unknown_case_or_another_contact_is_refused(start: Start) -> None:
+    async with start() as gw:
+        unknown, a = await gw.send("POST", "/v1/cases/case-nope/reply", {**CASE, "text": REPLY})
+        elsewhere, b = await gw.send(
+            "POST",
+            f"/v1/cases/{CASE_ID}/transfer",
+            {"contact_id": "whatsapp-other", "to_queue_id": "familia-capital"},
+        )
+        recorded = await gw.recorded()
+
+    assert (unknown.status, a["error"]["code"]) == (404, "unknown_case")
+    assert "case case-nope is not in the read model" in a["error"]["reason"]
+    assert (elsewhere.status, b["error"]["code"]) == (409, "contact_mismatch")
+    assert recorded == []
+
+
+async def test_a_reply_for_an_erased_citizen_is_refused_410(
+    start: Start, key_store: PostgresKeyStore
+) -> None:
+    await key_store.shred(CITIZEN_ID)
+    async with start() as gw:
+        response, answer = await gw.send(
+            "POST", f"/v1/cases/{CASE_ID}/reply", {**CASE, "text": REPLY}
+        )
+        recorded = await gw.recorded()
+
+    assert (response.status, answer["error"]["code"]) == (410, "citizen_erased")
+    assert recorded == []
+
+
+async def test_when_kafka_cannot_take_a_command_the_answer_is_503_and_a_retry_succeeds(
+    start: Start, settings: Settings, topic: str
+) -> None:
+    absent = f"{topic}.absent"  # the broker creates no topic by itself: nothing can be written
+    key = str(uuid.uuid4())
+    body = {"presence": "offline"}
+    try:
+        async with start(to_topic=absent, publish_timeout_s=1.0) as gw:
+            down, a = await gw.send("PUT", "/v1/agents/me/presence", body, headers(key=key))
+            await asyncio.wait_for(ensure_topics(settings.kafka, [TopicSpec(absent, 1)]), WAIT_S)
+            up, b = await gw.send("PUT", "/v1/agents/me/presence", body, headers(key=key))
+            gw.topic = absent
+            recorded = await gw.recorded()
+    finally:
+        await asyncio.wait_for(delete_topics(settings.kafka, [absent]), WAIT_S)
+
+    assert (down.status, a["error"]["code"]) == (503, "unavailable")
+    assert int(down.headers["Retry-After"]) >= 1
+    assert "retry with the same Idempotency-Key" in a["error"]["reason"]
+    assert up.status == 202
+    assert "Idempotent-Replayed" not in up.headers  # never accepted before: published now
+    assert b["event_id"] == command_event_id("ana.souza", "ChangePresence", key)
+    assert {r.event.record["event_id"] for r in recorded} == {b["event_id"]}
+
+
+async def test_other_wrong_requests_get_the_common_refusal_shape(start: Start) -> None:
+    async with start() as gw:
+        text = {**headers(), "Content-Type": "text/plain"}
+        wrong_type, a = await gw.send("POST", f"/v1/cases/{CASE_ID}/close", b"resolved", text)
+        wrong_method, b = await gw.send("GET", f"/v1/cases/{CASE_ID}/close", b"")
+        no_route, c = await gw.send("POST", "/v1/cases/x/delete", b"{}")
+
+    assert (wrong_type.status, a["error"]["code"]) == (415, "unsupported_media_type")
+    assert (wrong_method.status, b["error"]["code"]) == (405, "method_not_allowed")
+    assert wrong_method.headers["Allow"] == "POST"
+    assert (no_route.status, c["error"]["code"]) == (404, "not_found")
