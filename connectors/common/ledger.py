@@ -63,7 +63,7 @@ class Ledger:
         # One creator at a time: concurrent CREATE ... IF NOT EXISTS can still collide.
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", SCHEMA)
-            await conn.execute(DDL)
+            await conn.execute(DDL.format(schema=self.schema))
 
     async def delivery(self, message_id: str) -> Delivery | None:
         row = await self._pool.fetchrow(
@@ -103,6 +103,19 @@ class Ledger:
             state,
             provider_message_id,
             reason,
+        )
+
+    async def note_provider_id(self, message_id: str, provider_message_id: str) -> None:
+        """Note the provider's id of a message the moment the provider took it, before its
+        status is published and the delivery settled: a restart in between finds that the
+        message went out (a channel's deliverer then does not send it again), and an early
+        status report finds our message id by it."""
+        await self._pool.execute(
+            f"UPDATE {self.schema}.deliveries SET provider_message_id = $3, updated_at = now()"
+            " WHERE channel = $1 AND message_id = $2 AND state = 'sending'",
+            self.channel,
+            message_id,
+            provider_message_id,
         )
 
     async def message_of(self, provider_message_id: str) -> str | None:

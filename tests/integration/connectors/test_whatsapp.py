@@ -1,0 +1,734 @@
+"""The WhatsApp Cloud API connector against the real broker and database, with a Graph API
+stand-in that answers as Meta documents: what a webhook becomes on Kafka, what each bad
+input is answered, and how the office's messages go out (window, rate limits, errors,
+restarts)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import socket
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import ClientSession
+from aiohttp.test_utils import TestClient, TestServer
+from aiokafka.errors import KafkaConnectionError
+
+from connectors.common.identity import ContactIds
+from connectors.common.inbound import Inbound
+from connectors.common.outbound import Sent
+from connectors.whatsapp import service
+from connectors.whatsapp.deliver import WhatsAppDeliverer
+from connectors.whatsapp.mapping import message_event_id, status_event_id
+from connectors.whatsapp.signature import SIGNATURE_HEADER, sign
+from connectors.whatsapp.webhook import PATH, Webhook
+from schemas.events import MessageSent
+from streams.shared.contract import Contract
+from streams.shared.events import Received, read_topic
+from streams.shared.kafka import make_producer
+from streams.shared.settings import Settings
+from tests.integration.connectors.whatsapp_rig import (
+    APP_SECRET,
+    CITIZEN,
+    VERIFY_TOKEN,
+    WAIT_S,
+    Rig,
+    deliver_until,
+    open_rig,
+    routes,
+    standin_graph,
+)
+from tests.standins.graph_api import (
+    PHONE_NUMBER_ID,
+    TOKEN,
+    media_content,
+    message,
+    profile,
+    signed,
+    status,
+    status_error,
+    webhook,
+)
+
+pytestmark = pytest.mark.timeout(180)
+PDF = b"%PDF-1.7\n" + b"comprovante de residencia " * 40
+
+
+@pytest.fixture
+async def rig(
+    settings: Settings, contract: Contract, topic: str, pg_schema: str, tmp_path: Path
+) -> AsyncIterator[Rig]:
+    async with open_rig(settings, contract, topic, pg_schema, tmp_path / "media") as opened:
+        yield opened
+
+
+def text(wamid: str, body: str = "Preciso de ajuda", *, at: datetime | None = None) -> Any:
+    moment = at or datetime.now(UTC)
+    return message(
+        "text", {"body": body}, wamid=wamid, sender=CITIZEN, timestamp=str(int(moment.timestamp()))
+    )
+
+
+def sha(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def stored_files(rig: Rig) -> list[Path]:
+    root = rig.config.media_dir
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+async def dead_letters(rig: Rig, error_type: str) -> list[dict[str, Any]]:
+    return [r for r in await rig.of("InputDeadLettered") if r["error_type"] == error_type]
+
+
+# -- the handshake -------------------------------------------------------------------------
+
+
+async def test_the_handshake_echoes_the_challenge_only_for_the_offices_token(rig: Rig) -> None:
+    query = {"hub.mode": "subscribe", "hub.challenge": "1158201444"}
+
+    accepted = await rig.client.get(PATH, params=query | {"hub.verify_token": VERIFY_TOKEN})
+    refused = await rig.client.get(PATH, params=query | {"hub.verify_token": "guess"})
+
+    assert (accepted.status, await accepted.text()) == (200, "1158201444")
+    assert refused.status == 403
+    assert (await refused.json())["error"] == {
+        "code": "handshake_refused",
+        "reason": "hub.verify_token does not match",
+    }
+
+
+# -- messages in ---------------------------------------------------------------------------
+
+
+async def test_every_message_type_becomes_its_event_with_media_fetched_and_sealed(
+    rig: Rig, contract: Contract
+) -> None:
+    files = {
+        "image": (b"\xff\xd8\xff\xe0 jpeg of an RG", "image/jpeg"),
+        "audio": (b"OggS voice note", "audio/ogg; codecs=opus"),
+        "video": (b"\x00\x00\x00\x18ftypmp42 video", "video/mp4"),
+        "document": (PDF, "application/pdf"),
+        "sticker": (b"RIFF webp sticker", "image/webp"),
+    }
+    items = []
+    media_ids = {}
+    for kind, (content, mime) in files.items():
+        media_ids[kind] = rig.graph.add_media(content, mime)
+        extra = {"caption": f"meu {kind}"} if kind in ("image", "video", "document") else {}
+        if kind == "document":
+            extra["filename"] = "comprovante.pdf"
+        body = media_content(kind, media_ids[kind], mime, sha(content), **extra)
+        items.append(message(kind, body, wamid=f"wamid.{kind}", sender=CITIZEN))
+    items += [
+        text("wamid.text", "Oi, preciso de ajuda com a pensão"),
+        message(
+            "location",
+            {"latitude": -23.5489, "longitude": -46.6388, "name": "Defensoria"},
+            wamid="wamid.location",
+            sender=CITIZEN,
+        ),
+        message(
+            "contacts",
+            [{"name": {"formatted_name": "Ana"}, "phones": [{"phone": "+55 11 3105-5799"}]}],
+            wamid="wamid.contacts",
+            sender=CITIZEN,
+        ),
+        message(
+            "interactive",
+            {"type": "button_reply", "button_reply": {"id": "area-familia", "title": "Família"}},
+            wamid="wamid.button_reply",
+            sender=CITIZEN,
+        ),
+        message(
+            "interactive",
+            {"type": "list_reply", "list_reply": {"id": "moradia", "title": "Moradia"}},
+            wamid="wamid.list_reply",
+            sender=CITIZEN,
+        ),
+        message(
+            "button",
+            {"payload": "CONFIRMAR", "text": "Confirmo"},
+            wamid="wamid.button",
+            sender=CITIZEN,
+        ),
+        message(
+            "reaction",
+            {"message_id": "wamid.ours", "emoji": "\U0001f44d"},
+            wamid="wamid.reaction",
+            sender=CITIZEN,
+        ),
+        message("unsupported", {"type": "edit"}, wamid="wamid.unsupported", sender=CITIZEN),
+    ]
+
+    response = await rig.post(webhook(contacts=[profile(CITIZEN, "Maria")], messages=items))
+
+    assert response.status == 200
+    got = {r["provider_message_id"]: r for r in await rig.of("MessageReceived")}
+    assert {w: r["kind"] for w, r in got.items()} == {
+        "wamid.image": "image",
+        "wamid.audio": "audio",
+        "wamid.video": "video",
+        "wamid.document": "document",
+        "wamid.sticker": "sticker",
+        "wamid.text": "text",
+        "wamid.location": "location",
+        "wamid.contacts": "contacts",
+        "wamid.button_reply": "interactive",
+        "wamid.list_reply": "interactive",
+        "wamid.button": "button",
+        "wamid.reaction": "reaction",
+        "wamid.unsupported": "unsupported",
+    }
+    assert got["wamid.text"]["text"] == "Oi, preciso de ajuda com a pensão"
+    assert got["wamid.text"]["sender_name"] == "Maria"
+    assert got["wamid.text"]["contact_id"] == rig.citizen.contact_id
+    assert got["wamid.location"]["location"]["latitude"] == "-23.5489"
+    assert got["wamid.contacts"]["shared_contacts"][0]["card"].startswith('{"name"')
+    assert got["wamid.button_reply"]["interactive_reply_id"] == "area-familia"
+    assert got["wamid.list_reply"]["interactive_reply_id"] == "moradia"
+    assert got["wamid.button"]["interactive_reply_id"] == "CONFIRMAR"
+    assert got["wamid.reaction"]["reaction_emoji"] == "\U0001f44d"
+    key = contract.keys.encryption_key(rig.citizen.subject_id)
+    for kind, (content, mime) in files.items():
+        (attachment,) = got[f"wamid.{kind}"]["attachments"]
+        assert attachment["provider_media_id"] == media_ids[kind]
+        assert attachment["media_type"] == mime
+        assert (attachment["sha256"], attachment["size_bytes"]) == (sha(content), len(content))
+        assert await rig.media.get(key, attachment["storage_ref"]) == content
+        on_disk = (rig.config.media_dir / attachment["storage_ref"]).read_bytes()
+        assert content not in on_disk  # sealed with the citizen's key
+    assert got["wamid.document"]["attachments"][0]["file_name"] == "comprovante.pdf"
+    assert got["wamid.image"]["attachments"][0]["caption"] == "meu image"
+    assert await dead_letters(rig, "RejectedItems") == []
+
+
+async def test_a_redelivered_webhook_yields_the_same_event_ids(rig: Rig) -> None:
+    media_id = rig.graph.add_media(b"\xff\xd8 jpeg", "image/jpeg")
+    payload = webhook(
+        messages=[
+            text("wamid.A"),
+            message(
+                "image",
+                media_content("image", media_id, "image/jpeg", sha(b"\xff\xd8 jpeg")),
+                wamid="wamid.B",
+                sender=CITIZEN,
+            ),
+        ]
+    )
+
+    first = await rig.post(payload)
+    again = await rig.post(payload)
+
+    assert (first.status, again.status) == (200, 200)
+    records = await rig.of("MessageReceived")
+    ids = Counter(r["event_id"] for r in records)
+    assert ids == {message_event_id("wamid.A"): 2, message_event_id("wamid.B"): 2}
+    assert len({r["attachments"][0]["storage_ref"] for r in records if r["attachments"]}) == 1
+    assert len(stored_files(rig)) == 1
+
+
+# -- bad input -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("missing", "X-Hub-Signature-256 is missing"),
+        ("malformed", "is not sha256= followed by 64 hex digits"),
+        ("mismatch", "does not match the body"),
+    ],
+)
+async def test_a_missing_or_wrong_signature_is_refused_401_and_dead_lettered(
+    rig: Rig, case: str, reason: str
+) -> None:
+    body, headers = signed(webhook(messages=[text("wamid.forged")]), APP_SECRET)
+    if case == "missing":
+        del headers[SIGNATURE_HEADER]
+    elif case == "malformed":
+        headers[SIGNATURE_HEADER] = "sha1=" + "0" * 40
+    else:
+        headers[SIGNATURE_HEADER] = sign(b"another app's secret", body)
+
+    response = await rig.post_raw(body, headers)
+
+    assert response.status == 401
+    assert (await response.json())["error"]["code"] == f"signature_{case}"
+    (letter,) = await dead_letters(rig, "InvalidSignature")
+    assert reason in letter["reason"]
+    assert (letter["payload"], letter["source"]) == (body, "http")
+    assert letter["processor"] == rig.processor
+    names = {h["name"].lower() for h in letter["source_headers"]}
+    assert "content-type" in names
+    assert SIGNATURE_HEADER.lower() not in names
+    assert await rig.of("MessageReceived") == []
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared", "chunked"])
+async def test_an_oversized_body_is_refused_413_before_it_is_read(rig: Rig, chunked: bool) -> None:
+    padding = "x" * rig.config.max_body_bytes
+    body, headers = signed(webhook(messages=[text("wamid.big", padding)]), APP_SECRET)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 16 * 1024):
+            yield body[start : start + 16 * 1024]
+
+    response = await rig.client.post(PATH, data=chunks() if chunked else body, headers=headers)
+
+    assert response.status == 413
+    assert (await response.json())["error"]["code"] == "too_large"
+    assert await rig.events() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "error_type", "reason"),
+    [
+        (
+            b'{"object": "whatsapp_business_account", "entry": [',
+            "bad_json",
+            "MalformedJson",
+            "not JSON",
+        ),
+        (b'{"object": "whatsapp_business_account\xff"}', "invalid_utf8", "InvalidUtf8", "UTF-8"),
+    ],
+    ids=["malformed-json", "invalid-utf8"],
+)
+async def test_a_signed_body_that_is_not_json_is_refused_400_and_dead_lettered(
+    rig: Rig, body: bytes, code: str, error_type: str, reason: str
+) -> None:
+    headers = {SIGNATURE_HEADER: sign(APP_SECRET, body), "Content-Type": "application/json"}
+
+    response = await rig.post_raw(body, headers)
+
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == code
+    (letter,) = await dead_letters(rig, error_type)
+    assert reason in letter["reason"]
+    assert letter["payload"] == body
+
+
+async def test_json_that_is_not_a_whatsapp_webhook_is_refused_400_and_dead_lettered(
+    rig: Rig,
+) -> None:
+    response = await rig.post({"object": "page", "entry": []})
+
+    assert response.status == 400
+    (letter,) = await dead_letters(rig, "UnexpectedPayload")
+    assert "object is not 'whatsapp_business_account'" in letter["reason"]
+
+
+async def test_a_change_for_an_unknown_phone_number_id_is_dead_lettered_and_answered_200(
+    rig: Rig,
+) -> None:
+    payload = webhook(messages=[text("wamid.ours")])
+    payload["entry"] += webhook(messages=[text("wamid.theirs")], phone_number_id="999000111")[
+        "entry"
+    ]
+
+    response = await rig.post(payload)
+
+    assert response.status == 200
+    assert [r["provider_message_id"] for r in await rig.of("MessageReceived")] == ["wamid.ours"]
+    (letter,) = await dead_letters(rig, "UnknownAccount")
+    assert "999000111" in letter["reason"]
+    assert "ACOLHE_WHATSAPP_PHONE_NUMBER_IDS" in letter["reason"]
+    assert await dead_letters(rig, "RejectedItems") == []
+
+
+async def test_media_whose_checksum_differs_rejects_that_message_only_and_keeps_nothing(
+    rig: Rig,
+) -> None:
+    media_id = rig.graph.add_media(b"the file Meta holds", "image/jpeg")
+    declared = sha(b"the file the citizen sent")
+    payload = webhook(
+        messages=[
+            message(
+                "image",
+                media_content("image", media_id, "image/jpeg", declared),
+                wamid="wamid.tampered",
+                sender=CITIZEN,
+            ),
+            text("wamid.fine"),
+        ]
+    )
+
+    response = await rig.post(payload)
+
+    assert response.status == 200
+    assert [r["provider_message_id"] for r in await rig.of("MessageReceived")] == ["wamid.fine"]
+    (letter,) = await dead_letters(rig, "RejectedItems")
+    assert "sha256 differs" in letter["reason"]
+    assert "wamid.tampered" in letter["reason"]
+    assert stored_files(rig) == []
+
+
+async def test_media_above_the_size_limit_is_rejected_unread(rig: Rig) -> None:
+    content = b"\x00" * (rig.config.max_media_bytes + 1)
+    media_id = rig.graph.add_media(content, "video/mp4")
+    payload = webhook(
+        messages=[
+            message(
+                "video",
+                media_content("video", media_id, "video/mp4", sha(content)),
+                wamid="wamid.huge",
+                sender=CITIZEN,
+            )
+        ]
+    )
+
+    response = await rig.post(payload)
+
+    assert response.status == 200
+    assert await rig.of("MessageReceived") == []
+    (letter,) = await dead_letters(rig, "RejectedItems")
+    assert f"above the {rig.config.max_media_bytes}-byte limit" in letter["reason"]
+    assert not [r for r in rig.graph.requests if "attachments" in r.path]  # never downloaded
+    assert stored_files(rig) == []
+
+
+async def test_media_the_graph_api_cannot_give_now_answers_503_and_metas_retry_is_accepted(
+    rig: Rig,
+) -> None:
+    content = b"\xff\xd8 not yet there"
+    payload = webhook(
+        messages=[
+            message(
+                "image",
+                media_content("image", "1999", "image/jpeg", sha(content)),
+                wamid="wamid.later",
+                sender=CITIZEN,
+            )
+        ]
+    )
+
+    refused = await rig.post(payload)
+    published_meanwhile = await rig.events()
+    rig.graph.media["1999"] = (content, "image/jpeg")
+    retried = await rig.post(payload)
+
+    assert (refused.status, retried.status) == (503, 200)
+    assert published_meanwhile == []
+    (record,) = await rig.of("MessageReceived")
+    assert record["attachments"][0]["sha256"] == sha(content)
+
+
+class BrokerDown:
+    """A producer whose broker cannot be reached."""
+
+    async def send(self, *args: Any, **kwargs: Any) -> Any:
+        raise KafkaConnectionError("the broker is unreachable")
+
+
+async def test_a_kafka_failure_answers_503_and_metas_retry_is_accepted(
+    rig: Rig, contract: Contract
+) -> None:
+    down = Inbound(contract, BrokerDown(), processor=rig.processor, routes=routes(rig.topic))
+    broken = Webhook(
+        rig.config,
+        inbound=down,
+        graph=rig.graph_client,
+        media=rig.media,
+        keys=contract.keys,
+        contacts=rig.contacts,
+        ledger=rig.ledger,
+    )
+    body, headers = signed(webhook(messages=[text("wamid.retried")]), APP_SECRET)
+
+    async with TestClient(TestServer(broken.app(), host="127.0.0.1")) as client:
+        refused = await client.post(PATH, data=body, headers=headers)
+        assert refused.status == 503
+        assert (await refused.json())["error"]["code"] == "unavailable"
+    retried = await rig.post_raw(body, headers)
+
+    assert retried.status == 200
+    (record,) = await rig.of("MessageReceived")
+    assert record["event_id"] == message_event_id("wamid.retried")
+
+
+# -- statuses in ---------------------------------------------------------------------------
+
+
+async def test_statuses_in_any_order_become_status_events_with_our_message_id(rig: Rig) -> None:
+    assert (await rig.post(webhook(messages=[text("wamid.in")]))).status == 200
+    await rig.publish(rig.reply("msg-status"))
+    outbound = rig.outbound()
+    await outbound.start()
+    try:
+        await deliver_until(outbound, lambda: outbound.delivered == 1)
+    finally:
+        await outbound.stop()
+    wamid = rig.graph.sent[0].wamid
+    in_order = [
+        status(wamid, "read", CITIZEN, timestamp="1739321090", message_id="msg-status"),
+        status(wamid, "delivered", CITIZEN, timestamp="1739321060", message_id="msg-status"),
+        status(wamid, "sent", CITIZEN, timestamp="1739321030", message_id="msg-status"),
+    ]
+    failed = status(wamid, "failed", CITIZEN, errors=[status_error(131026)])  # no message id
+    stranger = status("wamid.not-ours", "failed", CITIZEN, errors=[status_error(131026)])
+
+    answers = [
+        await rig.post(webhook(statuses=in_order)),
+        await rig.post(webhook(statuses=[failed, stranger])),
+    ]
+
+    assert [a.status for a in answers] == [200, 200]
+    reported = {
+        r["status"]: r
+        for r in await rig.of("DeliveryStatusChanged")
+        if r["provider_timestamp"] is not None  # Meta's, not the connector's own 'sent'
+    }
+    assert set(reported) == {"sent", "delivered", "read", "failed"}
+    for state, record in reported.items():
+        assert record["message_id"] == "msg-status"
+        assert record["provider_message_id"] == wamid
+        assert record["contact_id"] == rig.citizen.contact_id
+        codes = ["131026"] if state == "failed" else []
+        assert record["event_id"] == status_event_id(wamid, state, codes)
+    assert reported["read"]["status_at"] == datetime.fromtimestamp(1739321090, UTC)
+    assert [e["code"] for e in reported["failed"]["errors"]] == ["131026"]
+    (letter,) = await dead_letters(rig, "RejectedItems")
+    assert "status for an unknown message" in letter["reason"]
+    assert "wamid.not-ours" in letter["reason"]
+
+
+# -- messages out --------------------------------------------------------------------------
+
+
+async def deliver(rig: Rig, *replies: Any, clock: Any = None) -> None:
+    await rig.publish(*replies)
+    outbound = rig.outbound(clock=clock) if clock else rig.outbound()
+    await outbound.start()
+    try:
+        await deliver_until(outbound, lambda: outbound.delivered + outbound.failed == len(replies))
+    finally:
+        await outbound.stop()
+
+
+async def statuses_of(rig: Rig, message_id: str) -> list[dict[str, Any]]:
+    return [r for r in await rig.of("DeliveryStatusChanged") if r["message_id"] == message_id]
+
+
+async def test_a_reply_within_the_window_goes_out_as_meta_documents_and_is_reported_sent(
+    rig: Rig,
+) -> None:
+    assert (await rig.post(webhook(messages=[text("wamid.q")]))).status == 200
+    reply = rig.reply("msg-1", reply_to_provider_message_id="wamid.q")
+
+    await deliver(rig, reply)
+
+    (request,) = rig.graph.sends()
+    assert request.path == f"/v21.0/{PHONE_NUMBER_ID}/messages"
+    assert request.authorization == f"Bearer {TOKEN}"
+    assert request.body == {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": "+" + CITIZEN,
+        "biz_opaque_callback_data": "msg-1",
+        "type": "text",
+        "text": {"preview_url": False, "body": "Bom dia! Recebemos seus documentos."},
+        "context": {"message_id": "wamid.q"},
+    }
+    (sent,) = await statuses_of(rig, "msg-1")
+    assert sent["status"] == "sent"
+    assert sent["provider_message_id"] == rig.graph.sent[0].wamid
+    assert sent["causation_id"] == reply.event_id
+    assert await rig.ledger.message_of(rig.graph.sent[0].wamid) == "msg-1"
+
+
+async def test_outside_the_window_free_form_is_refused_unsent_and_a_template_goes_out(
+    rig: Rig,
+) -> None:
+    long_ago = datetime.now(UTC) - timedelta(hours=25)
+    assert (await rig.post(webhook(messages=[text("wamid.old", at=long_ago)]))).status == 200
+    free_form = rig.reply("msg-free")
+    template = rig.reply(
+        "msg-template",
+        text=None,
+        template_name="retomar_atendimento",
+        template_language="pt_BR",
+        template_parameters='["Maria"]',
+    )
+
+    await deliver(rig, free_form, template)
+
+    (request,) = rig.graph.sends()
+    assert request.body["type"] == "template"
+    assert request.body["template"]["name"] == "retomar_atendimento"
+    (refused,) = await statuses_of(rig, "msg-free")
+    assert refused["status"] == "failed"
+    (error,) = refused["errors"]
+    assert error["code"] == "outside_window"
+    assert "outside the 24-hour window" in error["title"]
+    (sent,) = await statuses_of(rig, "msg-template")
+    assert sent["status"] == "sent"
+
+
+async def test_a_rate_limited_send_is_retried_with_backoff_then_sent(rig: Rig) -> None:
+    assert (await rig.post(webhook(messages=[text("wamid.q")]))).status == 200
+    rig.graph.rate_limit_next(2, 130429)
+
+    await deliver(rig, rig.reply("msg-busy"))
+
+    assert len(rig.graph.sends()) == 3
+    assert len(rig.graph.sent) == 1
+    assert rig.slept == [1.0, 2.0]  # the loop's exponential backoff
+    (sent,) = await statuses_of(rig, "msg-busy")
+    assert (sent["status"], sent["provider_message_id"]) == ("sent", rig.graph.sent[0].wamid)
+
+
+async def test_a_permanent_error_fails_the_message_with_metas_code(rig: Rig) -> None:
+    assert (await rig.post(webhook(messages=[text("wamid.q")]))).status == 200
+    rig.graph.fail_next(131026)
+
+    await deliver(rig, rig.reply("msg-undeliverable"))
+
+    assert len(rig.graph.sends()) == 1
+    assert rig.slept == []
+    (failed,) = await statuses_of(rig, "msg-undeliverable")
+    assert failed["status"] == "failed"
+    (error,) = failed["errors"]
+    assert error["code"] == "131026"
+    assert "Message undeliverable" in error["title"]
+
+
+async def test_a_restart_after_sending_does_not_send_the_message_again(rig: Rig) -> None:
+    assert (await rig.post(webhook(messages=[text("wamid.q")]))).status == 200
+    settled, unsettled = rig.reply("msg-settled"), rig.reply("msg-unsettled")
+    await rig.publish(settled, unsettled)
+    before = rig.outbound()
+    # Crashed before committing: one message went through steps 1-5 of the loop, the
+    # other was sent by the deliverer but neither reported nor settled.
+    await before.deliver(settled)
+    await rig.ledger.attempt(unsettled.message_id)
+    deliverer = WhatsAppDeliverer(rig.graph_client, rig.ledger, rig.config.phone_number_ids)
+    crashed = await deliverer.deliver(unsettled)
+    assert isinstance(crashed, Sent)
+    assert len(rig.graph.sent) == 2
+
+    after = rig.outbound()
+    await after.start()
+    seen = 0
+    try:
+        async with asyncio.timeout(WAIT_S):
+            while seen < 2:  # both messages read again, as after a restart
+                seen += await after.step(timeout_ms=200)
+    finally:
+        await after.stop()
+
+    assert len(rig.graph.sends()) == 2  # neither went out again
+    (reported,) = await statuses_of(rig, "msg-unsettled")
+    assert reported["provider_message_id"] == crashed.provider_message_id
+    assert len(await statuses_of(rig, "msg-settled")) == 1
+    held = await rig.ledger.delivery("msg-unsettled")
+    assert held is not None
+    assert held.state == "sent"
+
+
+# -- the service ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def test_the_service_takes_webhooks_delivers_replies_and_stops_when_told(
+    settings: Settings, contract: Contract, topic: str, pg_schema: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    async with standin_graph() as (graph, url):
+        env = dict(settings.env) | {
+            "ACOLHE_WHATSAPP_APP_SECRET": APP_SECRET.decode(),
+            "ACOLHE_WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
+            "ACOLHE_WHATSAPP_ACCESS_TOKEN": TOKEN,
+            "ACOLHE_WHATSAPP_PHONE_NUMBER_IDS": PHONE_NUMBER_ID,
+            "ACOLHE_WHATSAPP_GRAPH_URL": url,
+            "ACOLHE_WHATSAPP_PORT": str(port),
+            "ACOLHE_WHATSAPP_MEDIA_DIR": str(tmp_path / "media"),
+        }
+        configured = Settings.from_env(env)
+        stop = asyncio.Event()
+        running = asyncio.create_task(
+            service.serve(
+                configured,
+                contract,
+                stop,
+                routes=routes(topic),
+                topic=topic,
+                ledger_schema=pg_schema,
+                processor=f"connectors.whatsapp.service-{time.monotonic_ns()}",
+            )
+        )
+        base = f"http://127.0.0.1:{port}"
+        async with ClientSession() as http, asyncio.timeout(WAIT_S):
+            while not await is_up(http, f"{base}/healthz"):
+                assert not running.done(), running.exception()
+                await asyncio.sleep(0.05)  # polling until the port opens: no signal exists
+            body, headers = signed(webhook(messages=[text("wamid.svc")]), APP_SECRET)
+            async with http.post(f"{base}{PATH}", data=body, headers=headers) as answer:
+                assert answer.status == 200
+            contact = ContactIds(configured.contact_id_key()).contact("whatsapp", CITIZEN)
+            producer = make_producer(settings.kafka)
+            await producer.start()
+            try:
+                publisher = contract.publisher(
+                    producer, source="/acolhe/test", routes=routes(topic)
+                )
+                reply = service_reply(contact.contact_id, contact.subject_id)
+                await publisher.publish(reply.NAME, reply.to_record())
+            finally:
+                await producer.stop()
+            while not [
+                e for e in await events_of(settings, contract, topic, "DeliveryStatusChanged")
+            ]:
+                assert not running.done(), running.exception()
+        stop.set()
+        async with asyncio.timeout(WAIT_S):
+            await running
+    (sent,) = graph.sent
+    assert sent.body["biz_opaque_callback_data"] == "msg-svc"
+    (received,) = await events_of(settings, contract, topic, "MessageReceived")
+    assert received["contact_id"] == contact.contact_id
+
+
+async def is_up(http: ClientSession, url: str) -> bool:
+    try:
+        async with http.get(url) as health:
+            return health.status == 200
+    except OSError:
+        return False
+
+
+async def events_of(
+    settings: Settings, contract: Contract, topic: str, name: str
+) -> list[dict[str, Any]]:
+    got = await read_topic(settings.kafka, contract.decode, topic)
+    return [g.event.record for g in got if isinstance(g, Received) and g.event.name == name]
+
+
+def service_reply(contact_id: str, subject_id: str) -> MessageSent:
+    now = datetime.now(UTC)
+    return MessageSent(
+        event_id="evt-svc",
+        occurred_at=now,
+        correlation_id="flow-svc",
+        subject_id=subject_id,
+        channel="whatsapp",
+        contact_id=contact_id,
+        contact_address="+" + CITIZEN,
+        channel_account_id=PHONE_NUMBER_ID,
+        message_id="msg-svc",
+        sender_kind="agent",
+        agent_id="agent-7",
+        text="Recebemos sua mensagem.",
+        sent_at=now,
+    )
