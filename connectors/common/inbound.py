@@ -6,8 +6,9 @@ Steps of `accept`, in order (the provider's answer depends on them):
 2. publish the events with the idempotent producer (acks=all) and wait for every
    acknowledgement: only then is the input accepted, and only then does the connector
    answer the provider (200 to a webhook, 250 to SMTP, an ack frame to the widget);
-3. note when each contact last wrote (the WhatsApp 24-hour window), after the events:
-   a failure here loses no message, and the next message notes it again.
+3. note when each contact last wrote (the WhatsApp 24-hour window), after the events; the
+   ledger writes the notes of many requests at once, shortly after (`Ledger.note_inbound`):
+   a failure there loses no message, and the next message notes it again.
 A failure before step 2 completes raises: the connector answers with an error the
 provider retries (5xx, 4xx SMTP), and the retry publishes the same event ids, which the
 processors drop as redeliveries if the first attempt did get through.
@@ -71,10 +72,7 @@ class Inbound:
                     latest[e.contact_id] = (
                         e.received_at if held is None else max(held, e.received_at)
                     )
-            try:
-                await self._ledger.saw_inbound(latest)
-            except Exception:  # step 3 is best effort: the events are in
-                log.warning("could not note the contacts' last message", exc_info=True)
+            self._ledger.note_inbound(latest)
 
     async def dead_letter(
         self,

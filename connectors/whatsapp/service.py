@@ -9,7 +9,8 @@ Steps of `serve`, in order:
    out), side by side, until `stop` is set or either fails;
 4. on the way out, in reverse: the HTTP server finishes the requests in flight, the loop
    stops consuming (its last batch committed only when it was delivered), the Graph API
-   client, the producer (flushing what it holds) and the ledger's pool close.
+   client, the producer (flushing what it holds), the ledger's pending notes of the
+   contacts' last messages, and its pool close.
 
 `routes`, `topic` and `ledger_schema` point the service elsewhere than the catalog's
 topics and the shared ledger schema (tests, demos).
@@ -66,8 +67,8 @@ async def serve(
         timeout_s=config.graph_timeout_s,
     )
     outbound: Outbound | None = None
+    ledger = Ledger(pool, CHANNEL, schema=ledger_schema)
     try:
-        ledger = Ledger(pool, CHANNEL, schema=ledger_schema)
         await ledger.create_tables()
         await producer.start()
         await graph.start()
@@ -110,6 +111,10 @@ async def serve(
             await outbound.stop()
         await graph.close()
         await producer.stop()
+        try:
+            await ledger.flush()
+        except Exception:  # best effort: the contacts' last messages are in the log
+            log.warning("could not write the contacts' last messages", exc_info=True)
         await pool.close()
 
 
