@@ -205,13 +205,22 @@ class PostgresKeyStore:
     async def _drop_destroyed(self, conn: Any) -> None:
         """Forget the keys held here that were destroyed since the last poll (looking back
         `RECHECK_OVERLAP` further), so they are served as erased from now on."""
+        # One poll at a time: concurrent callers (a connector's requests in flight) find it
+        # done, instead of each sending the same query when it falls due.
+        if not self._recheck_due():
+            return
         since = self._destroyed_since
-        row = await conn.fetchrow(
-            "SELECT statement_timestamp() AS now, "
-            f"ARRAY(SELECT subject_id FROM {self._schema}.data_keys "
-            "       WHERE $1::timestamptz IS NOT NULL AND destroyed_at >= $1) AS destroyed",
-            since - RECHECK_OVERLAP if since is not None else None,
-        )
+        previous, self._rechecked = self._rechecked, time.monotonic()
+        try:
+            row = await conn.fetchrow(
+                "SELECT statement_timestamp() AS now, "
+                f"ARRAY(SELECT subject_id FROM {self._schema}.data_keys "
+                "       WHERE $1::timestamptz IS NOT NULL AND destroyed_at >= $1) AS destroyed",
+                since - RECHECK_OVERLAP if since is not None else None,
+            )
+        except BaseException:
+            self._rechecked = previous
+            raise
         self._rechecked = time.monotonic()
         self._destroyed_since = row["now"]
         dropped = False

@@ -1,0 +1,383 @@
+"""Accepted WhatsApp webhooks per second per connector process, and their latency, against
+a bare aiohttp handler that does nothing, measured in the same run.
+
+    .venv/bin/acolhe stack up
+    .venv/bin/python -m bench.bench_webhooks [--rate 3000] [--seconds 10] [--connections 64]
+        [--contacts 2000]
+
+Accepted means durable in Kafka: the connector answers 200 only after the broker
+acknowledged the events (acks=all). Each server runs alone in its own process (spawned),
+as `acolhe run whatsapp` would; this process is the load generator, a small HTTP/1.1
+keep-alive client on asyncio streams (the requests prebuilt and signed, so the client
+spends little per request).
+
+For each server, in order:
+1. warm-up: one message from each of `--contacts` citizens (their data keys made), not
+   measured;
+2. capacity: `--connections` connections send back to back for `--seconds`; the rate of
+   200s is the server's capacity;
+3. latency at a fixed rate: requests are sent on a schedule of `--rate` a second (open
+   loop, so a slow answer does not slow the schedule) for `--seconds`; latency is taken
+   from each request's scheduled time (no coordinated omission): p50, p99, max.
+Afterwards the topic is counted: it must hold every accepted message, each event id once
+per acceptance (nothing lost).
+
+Every message is unique (its own wamid); citizens are drawn round-robin from `--contacts`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import multiprocessing
+import os
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+from aiohttp import web
+
+from streams.shared.events import TopicRoute
+from streams.shared.kafka import TopicSpec, delete_topics, ensure_topics
+from streams.shared.postgres import connect
+from streams.shared.settings import Settings
+
+APP_SECRET: Final = "bench-app-secret-0123456789abcdef"  # noqa: S105 - a benchmark's own
+PHONE_NUMBER_ID: Final = "106540352242922"
+HOST: Final = "127.0.0.1"
+
+
+# -- the servers, each in its own process ----------------------------------------------------
+
+
+def _bare(port: int, ready: Any) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(text="ok")
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_post("/webhook", handler)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, HOST, port).start()
+        ready.set()
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def _connector(env: dict[str, str], topic: str, ledger_schema: str, ready: Any) -> None:
+    from connectors.whatsapp import service
+    from schemas.catalog import BY_NAME
+    from streams.shared.contract import Contract
+
+    async def main() -> None:
+        settings = Settings.from_env(env)
+        contract = await Contract.open(settings)
+        routes = {name: TopicRoute(topic, spec.key_field) for name, spec in BY_NAME.items()}
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            service.serve(
+                settings,
+                contract,
+                stop,
+                routes=routes,
+                topic=topic,
+                ledger_schema=ledger_schema,
+                processor="bench.whatsapp",
+            )
+        )
+        await _until_listening(int(env["ACOLHE_WHATSAPP_PORT"]))
+        ready.set()
+        await task
+
+    asyncio.run(main())
+
+
+async def _until_listening(port: int) -> None:
+    for _ in range(600):
+        try:
+            _, writer = await asyncio.open_connection(HOST, port)
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        return
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+# -- requests ---------------------------------------------------------------------------------
+
+
+def requests(count: int, contacts: int, *, port: int, offset: int = 0) -> list[bytes]:
+    """`count` signed webhooks, each one text message with its own wamid."""
+    out = []
+    for n in range(offset, offset + count):
+        sender = f"55119{n % contacts:08d}"
+        payload = {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {
+                    "id": "102290129340398",
+                    "changes": [
+                        {
+                            "field": "messages",
+                            "value": {
+                                "messaging_product": "whatsapp",
+                                "metadata": {
+                                    "display_phone_number": "15550783881",
+                                    "phone_number_id": PHONE_NUMBER_ID,
+                                },
+                                "contacts": [{"profile": {"name": "Cidadã"}, "wa_id": sender}],
+                                "messages": [
+                                    {
+                                        "from": sender,
+                                        "id": f"wamid.bench{n:012d}",
+                                        "timestamp": str(1_795_000_000 + n // 1000),
+                                        "type": "text",
+                                        "text": {"body": f"preciso de ajuda com a pensão ({n})"},
+                                    }
+                                ],
+                            },
+                        }
+                    ],
+                }
+            ],
+        }
+        body = orjson.dumps(payload)
+        signature = hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
+        head = (
+            f"POST /webhook HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
+            "Content-Type: application/json\r\n"
+            f"X-Hub-Signature-256: sha256={signature}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        out.append(head.encode() + body)
+    return out
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection: send a prebuilt request, read the status."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        return cls(reader, writer)
+
+    async def call(self, request: bytes) -> int:
+        self.writer.write(request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        if length:
+            await self.reader.readexactly(length)
+        return status
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+@dataclass
+class Result:
+    sent: int
+    ok: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else 0.0
+
+
+async def capacity(port: int, reqs: Sequence[bytes], connections: int, seconds: float) -> Result:
+    """Back to back on `connections` connections until `seconds` pass or requests run out."""
+    conns = [await Connection.open(port) for _ in range(connections)]
+    it = iter(reqs)
+    deadline = time.perf_counter() + seconds
+    ok = sent = 0
+    latencies: list[float] = []
+
+    async def worker(conn: Connection) -> None:
+        nonlocal ok, sent
+        for request in it:
+            if time.perf_counter() >= deadline:
+                return
+            began = time.perf_counter()
+            sent += 1
+            if await conn.call(request) == 200:
+                ok += 1
+                latencies.append((time.perf_counter() - began) * 1000)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker(c) for c in conns))
+    elapsed = time.perf_counter() - began
+    for c in conns:
+        c.close()
+    return Result(sent, ok, elapsed, latencies)
+
+
+async def at_rate(port: int, reqs: Sequence[bytes], rate: float, connections: int) -> Result:
+    """Open loop: request i is due at i / rate; latency counts from when it was due."""
+    pool: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(connections):
+        pool.put_nowait(await Connection.open(port))
+    latencies: list[float] = []
+    ok = 0
+    start = time.perf_counter() + 0.05
+
+    async def one(i: int, request: bytes) -> None:
+        nonlocal ok
+        due = start + i / rate
+        conn = await pool.get()
+        try:
+            if await conn.call(request) == 200:
+                ok += 1
+            latencies.append((time.perf_counter() - due) * 1000)
+        finally:
+            pool.put_nowait(conn)
+
+    tasks = []
+    for i, request in enumerate(reqs):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i, request)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
+    while not pool.empty():
+        pool.get_nowait().close()
+    return Result(len(reqs), ok, elapsed, latencies)
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+
+def _start(target: Any, *args: Any) -> Any:
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    process = ctx.Process(target=target, args=(*args, ready), daemon=True)
+    process.start()
+    if not ready.wait(120):
+        process.kill()
+        raise RuntimeError(f"{target.__name__} did not start")
+    return process
+
+
+def _show(name: str, cap: Result, fixed: Result, rate: float) -> None:
+    print(
+        f"{name:9} capacity {cap.rate:8,.0f} accepted/s ({cap.ok:,} of {cap.sent:,} in "
+        f"{cap.seconds:.1f} s; p50 {cap.percentile(50):.1f} ms)"
+    )
+    print(
+        f"{'':9} at {rate:,.0f}/s: achieved {fixed.rate:8,.0f}/s, {fixed.ok:,} of {fixed.sent:,} "
+        f"accepted; latency p50 {fixed.percentile(50):.1f} ms, p99 {fixed.percentile(99):.1f} ms,"
+        f" max {max(fixed.latencies_ms, default=0):.1f} ms"
+    )
+
+
+async def _count(settings: Settings, topic: str) -> tuple[int, int]:
+    from streams.shared.contract import Contract
+    from streams.shared.events import read_topic
+
+    contract = await Contract.open(settings)
+    try:
+        got = await read_topic(settings.kafka, contract.decode, topic, timeout_s=120)
+    finally:
+        await contract.close()
+    ids = [g.event.record["event_id"] for g in got if hasattr(g, "event")]
+    return len(ids), len(set(ids))
+
+
+async def main(args: argparse.Namespace) -> None:
+    settings = Settings.from_env()
+    run = uuid.uuid4().hex[:6]
+    topic = f"bench.webhooks.{run}"
+    ledger_schema = f"bench_webhooks_{run}"
+    await ensure_topics(settings.kafka, [TopicSpec(topic, 12)])
+    total = int(args.rate * args.seconds)
+    print(
+        f"# {os.cpu_count()} cores; {args.contacts:,} citizens; capacity with "
+        f"{args.connections} connections for {args.seconds:.0f} s; fixed rate {args.rate:,.0f}/s"
+        f" for {args.seconds:.0f} s"
+    )
+    try:
+        # the bare handler
+        port = 18400
+        bare = _start(_bare, port)
+        warm = requests(args.contacts, args.contacts, port=port)
+        await capacity(port, warm, args.connections, 60)
+        cap_reqs = requests(total * 4, args.contacts, port=port, offset=10**7)
+        cap = await capacity(port, cap_reqs, args.connections, args.seconds)
+        fixed = await at_rate(
+            port,
+            requests(total, args.contacts, port=port, offset=2 * 10**7),
+            args.rate,
+            args.connections,
+        )
+        bare.kill()
+        _show("bare", cap, fixed, args.rate)
+        bare_cap = cap.rate
+
+        # the connector
+        port = 18401
+        env = dict(os.environ)
+        env.update(
+            ACOLHE_WHATSAPP_APP_SECRET=APP_SECRET,
+            ACOLHE_WHATSAPP_VERIFY_TOKEN="bench-verify-token",  # noqa: S106
+            ACOLHE_WHATSAPP_ACCESS_TOKEN="bench-access-token",  # noqa: S106
+            ACOLHE_WHATSAPP_PHONE_NUMBER_IDS=PHONE_NUMBER_ID,
+            ACOLHE_WHATSAPP_PORT=str(port),
+            ACOLHE_LOG_FORMAT="text",
+        )
+        connector = _start(_connector, env, topic, ledger_schema)
+        warm = requests(args.contacts, args.contacts, port=port)
+        w = await capacity(port, warm, args.connections, 120)
+        cap_reqs = requests(total * 4, args.contacts, port=port, offset=10**7)
+        cap = await capacity(port, cap_reqs, args.connections, args.seconds)
+        fixed = await at_rate(
+            port,
+            requests(total, args.contacts, port=port, offset=2 * 10**7),
+            args.rate,
+            args.connections,
+        )
+        connector.terminate()
+        connector.join(30)
+        _show("connector", cap, fixed, args.rate)
+        print(f"connector vs bare handler (capacity): {cap.rate / bare_cap:.2f}x")
+        accepted = w.ok + cap.ok + fixed.ok
+        records, distinct = await _count(settings, topic)
+        print(
+            f"topic: {records:,} MessageReceived records, {distinct:,} event ids; "
+            f"accepted {accepted:,} (nothing lost: {distinct >= accepted})"
+        )
+    finally:
+        await delete_topics(settings.kafka, [topic])
+        conn = await connect(settings.postgres)
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{ledger_schema}" CASCADE')
+        await conn.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rate", type=float, default=3000)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--contacts", type=int, default=2000)
+    asyncio.run(main(parser.parse_args()))
