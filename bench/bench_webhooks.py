@@ -280,10 +280,18 @@ def _start(target: Any, *args: Any) -> Any:
     return process
 
 
-def _show(name: str, cap: Result, fixed: Result, rate: float) -> None:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc (Linux)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _show(name: str, cap: Result, fixed: Result, rate: float, cpu_s: float) -> None:
     print(
         f"{name:9} capacity {cap.rate:8,.0f} accepted/s ({cap.ok:,} of {cap.sent:,} in "
-        f"{cap.seconds:.1f} s; p50 {cap.percentile(50):.1f} ms)"
+        f"{cap.seconds:.1f} s; p50 {cap.percentile(50):.1f} ms); server CPU "
+        f"{cpu_s / max(cap.ok, 1) * 1e6:,.0f} us a request"
     )
     print(
         f"{'':9} at {rate:,.0f}/s: achieved {fixed.rate:8,.0f}/s, {fixed.ok:,} of {fixed.sent:,} "
@@ -324,7 +332,9 @@ async def main(args: argparse.Namespace) -> None:
         warm = requests(args.contacts, args.contacts, port=port)
         await capacity(port, warm, args.connections, 60)
         cap_reqs = requests(total * 4, args.contacts, port=port, offset=10**7)
+        cpu = cpu_seconds(bare.pid)
         cap = await capacity(port, cap_reqs, args.connections, args.seconds)
+        cpu = cpu_seconds(bare.pid) - cpu
         fixed = await at_rate(
             port,
             requests(total, args.contacts, port=port, offset=2 * 10**7),
@@ -332,7 +342,7 @@ async def main(args: argparse.Namespace) -> None:
             args.connections,
         )
         bare.kill()
-        _show("bare", cap, fixed, args.rate)
+        _show("bare", cap, fixed, args.rate, cpu)
         bare_cap = cap.rate
 
         # the connector
@@ -350,7 +360,9 @@ async def main(args: argparse.Namespace) -> None:
         warm = requests(args.contacts, args.contacts, port=port)
         w = await capacity(port, warm, args.connections, 120)
         cap_reqs = requests(total * 4, args.contacts, port=port, offset=10**7)
+        cpu = cpu_seconds(connector.pid)
         cap = await capacity(port, cap_reqs, args.connections, args.seconds)
+        cpu = cpu_seconds(connector.pid) - cpu
         fixed = await at_rate(
             port,
             requests(total, args.contacts, port=port, offset=2 * 10**7),
@@ -359,7 +371,7 @@ async def main(args: argparse.Namespace) -> None:
         )
         connector.terminate()
         connector.join(30)
-        _show("connector", cap, fixed, args.rate)
+        _show("connector", cap, fixed, args.rate, cpu)
         print(f"connector vs bare handler (capacity): {cap.rate / bare_cap:.2f}x")
         accepted = w.ok + cap.ok + fixed.ok
         records, distinct = await _count(settings, topic)

@@ -12,6 +12,7 @@ every id, so an office sets it once.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -50,6 +51,10 @@ class ContactIds:
         self._key = key
 
     def contact(self, channel: ChannelName, address: str) -> ContactRef:
+        return self._contact(channel, address)
+
+    @functools.lru_cache(maxsize=65536)  # noqa: B019 - one instance per process, kept for its life
+    def _contact(self, channel: ChannelName, address: str) -> ContactRef:
         normalized = normalize_address(channel, address)
         if not normalized:
             raise ValueError(f"empty {channel} address")

@@ -88,6 +88,9 @@ _SIGNATURE_REASONS: Final[Mapping[SignatureOutcome, str]] = {
 }
 
 
+_ACCEPTED: Final = b'{"status":"accepted"}'
+
+
 class Unavailable(Exception):
     """Something the answer depends on failed for now: answer 503 so that Meta retries."""
 
@@ -213,7 +216,7 @@ class Webhook:
         except Exception as exc:
             log.warning("could not make the webhook durable", exc_info=True)
             raise Unavailable("the events could not be made durable") from exc
-        return web.json_response({"status": "accepted"})
+        return web.Response(body=_ACCEPTED, content_type="application/json")
 
     async def _our_message_ids(self, payload: Any) -> dict[str, str]:
         """Our message ids of the statuses that do not echo them (Meta leaves
