@@ -51,7 +51,6 @@ class Inbound:
         routes: Mapping[str, EventRoute] | None = None,
     ) -> None:
         """`routes` overrides the catalog's topics (tests: a fresh topic each)."""
-        self._keys = contract.keys
         self._publisher = contract.publisher(producer, source=processor, routes=routes)
         self._ledger = ledger
         self.processor = processor
@@ -60,9 +59,7 @@ class Inbound:
         """Steps 1-3 of the module docstring; returns once the events are durable."""
         if not events:
             return
-        subjects = {e.subject_id for e in events if getattr(e, "subject_id", None)}
-        if subjects:
-            await self._keys.ensure(subjects)
+        # Step 1 is the publisher's: it makes the keys of the subjects it seals for.
         await self._publisher.publish_many([(e.NAME, e.to_record()) for e in events])
         if self._ledger is not None:
             latest: dict[str, datetime] = {}
