@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 from connectors.common.identity import ContactIds
 from connectors.common.inbound import Inbound
 from connectors.common.ledger import SCHEMA, Ledger
+from connectors.common.lifecycle import stop_all_on_failure
 from connectors.common.media import FileMediaStore
 from connectors.common.outbound import TOPIC, Backoff, Outbound
 from connectors.email.config import EmailSettings
@@ -74,7 +74,8 @@ async def serve(
         await positions.create_tables()
         await producer.start()
         media = FileMediaStore(config.media_dir, max_bytes=config.limits.max_attachment_bytes)
-        inbound = Inbound(contract, producer, processor=processor, ledger=ledger, routes=routes)
+        # No ledger: only WhatsApp has a reply window that needs the contacts' last messages.
+        inbound = Inbound(contract, producer, processor=processor, routes=routes)
         intake = MailIntake(
             inbound=inbound,
             keys=contract.keys,
@@ -109,12 +110,12 @@ async def serve(
             },
         )
         async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(_until_stopped(outbound.run(stop), stop))
+            tasks.create_task(stop_all_on_failure(outbound.run(stop), stop))
             if config.imap is not None:
                 poller = ImapPoller(
                     config.imap, intake, positions, max_message_bytes=config.max_message_bytes
                 )
-                tasks.create_task(_until_stopped(poller.run(stop), stop))
+                tasks.create_task(stop_all_on_failure(poller.run(stop), stop))
             await stop.wait()
     finally:
         if server is not None:
@@ -124,13 +125,3 @@ async def serve(
             await outbound.stop()
         await producer.stop()
         await pool.close()
-
-
-async def _until_stopped(loop: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:
-    """One of the service's loops; a failure sets `stop` so that the others stop too (a
-    connector half up would take mail in and never deliver replies)."""
-    try:
-        await loop
-    except BaseException:
-        stop.set()
-        raise

@@ -26,6 +26,7 @@ from connectors.common.http import serve as serve_http
 from connectors.common.identity import ContactIds
 from connectors.common.inbound import Inbound
 from connectors.common.ledger import SCHEMA, Ledger
+from connectors.common.lifecycle import stop_all_on_failure
 from connectors.common.media import FileMediaStore
 from connectors.common.outbound import TOPIC, Backoff, Outbound
 from connectors.whatsapp.config import WhatsAppSettings
@@ -105,7 +106,7 @@ async def serve(
         )
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(serve_http(webhook.app(), config.host, config.port, stop))
-            tasks.create_task(_until_stopped(outbound, stop))
+            tasks.create_task(stop_all_on_failure(outbound.run(stop), stop))
     finally:
         if outbound is not None:
             await outbound.stop()
@@ -116,13 +117,3 @@ async def serve(
         except Exception:  # best effort: the contacts' last messages are in the log
             log.warning("could not write the contacts' last messages", exc_info=True)
         await pool.close()
-
-
-async def _until_stopped(outbound: Outbound, stop: asyncio.Event) -> None:
-    """The outbound loop; a failure sets `stop` so that the webhook stops too (a connector
-    half up would take messages in and never deliver replies)."""
-    try:
-        await outbound.run(stop)
-    except BaseException:
-        stop.set()
-        raise
