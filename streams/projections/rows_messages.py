@@ -103,14 +103,33 @@ def message_row(
     and `redacted_at` is the message's own time. The fold has no clock, and the row never
     held the fields; a rebuild makes the same row."""
     erased = is_erased(event)
-    common = {
+    kind: str
+    if isinstance(event, MessageReceived):
+        message_id, direction, sender_kind, agent_id = event.event_id, "in", "citizen", None
+        kind, template_name, provider_message_id = event.kind, None, event.provider_message_id
+    else:
+        message_id, direction, sender_kind = event.message_id, "out", event.sender_kind
+        agent_id = event.agent_id if event.sender_kind == "agent" else None
+        kind = "template" if event.template_name else "text"
+        template_name, provider_message_id = event.template_name, None
+        case_id = event.case_id if event.case_id is not None else case_id
+    # Built in MESSAGE_COLUMNS' order: the writer and the rebuild's COPY take it as it is.
+    return {
+        "message_id": message_id,
         "event_id": event.event_id,
+        "case_id": case_id,
         "contact_id": event.contact_id,
         "subject_id": event.subject_id,
+        "direction": direction,
+        "sender_kind": sender_kind,
+        "agent_id": agent_id,
         "channel": event.channel,
+        "kind": kind,
         "text": None if erased else _clear(event.text),
         "email_subject": None if erased else _clear(event.email_subject),
         "attachments": _attachments(event.attachments),
+        "template_name": template_name,
+        "provider_message_id": provider_message_id,
         "reply_to_provider_message_id": event.reply_to_provider_message_id,
         "occurred_at": event.occurred_at,
         "delivery_status": None,
@@ -119,29 +138,6 @@ def message_row(
         "redacted_at": event.occurred_at if erased else None,
         "version": version,
     }
-    if isinstance(event, MessageReceived):
-        own = {
-            "message_id": event.event_id,
-            "case_id": case_id,
-            "direction": "in",
-            "sender_kind": "citizen",
-            "agent_id": None,
-            "kind": event.kind,
-            "template_name": None,
-            "provider_message_id": event.provider_message_id,
-        }
-    else:
-        own = {
-            "message_id": event.message_id,
-            "case_id": event.case_id if event.case_id is not None else case_id,
-            "direction": "out",
-            "sender_kind": event.sender_kind,
-            "agent_id": event.agent_id if event.sender_kind == "agent" else None,
-            "kind": "template" if event.template_name else "text",
-            "template_name": event.template_name,
-            "provider_message_id": None,
-        }
-    return _only(MESSAGE_COLUMNS, common | own)
 
 
 def evolve_message(
