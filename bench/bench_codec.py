@@ -8,7 +8,9 @@ For each sample event it measures, single-threaded, in events/s:
 - `avro`: fastavro's schemaless writer/reader alone, personal fields already sealed bytes;
 - `acolhe`: the codec, with framing, schema resolution and, for events with personal
   fields, AES-GCM sealing/opening of each of them; `peek` reads only the frame and the
-  envelope's event_id and occurred_at (compared with orjson's full decode).
+  envelope's event_id and occurred_at (compared with orjson's full decode);
+- `read`: the event as its Python type, by the compiled reader (`Codec.read`), against the
+  general path (`decode`, then `from_record`) in the same run.
 Ratios are against orjson measured in the same process, so they compare across machines.
 """
 
@@ -26,6 +28,7 @@ import orjson
 
 from bench.samples import message_received, routing_decided
 from schemas.codec import Codec, SchemaSet
+from schemas.events import EVENT_TYPES
 from schemas.personal import InMemoryKeyRing
 
 
@@ -66,6 +69,10 @@ def measure(name: str, make: Callable[[int], dict[str, Any]], n: int) -> dict[st
         "acolhe_encode": rate(lambda i: codec.encode(name, records[i], ring), n),
         "acolhe_decode": rate(lambda i: codec.decode(encoded[i], ring), n),
         "acolhe_peek": rate(lambda i: codec.peek(encoded[i]), n),
+        "acolhe_read": rate(lambda i: codec.read(encoded[i], ring), n),
+        "acolhe_decode_event": rate(
+            lambda i: EVENT_TYPES[name].from_record(codec.decode(encoded[i], ring).record), n
+        ),
         "bytes_json": sum(map(len, as_json)) / n,
         "bytes_acolhe": sum(map(len, encoded)) / n,
         "personal_fields": float(len(schema.personal)),
@@ -99,6 +106,11 @@ def main() -> None:
         peek = r["acolhe_peek"]
         print(
             f"  {'peek':8} {'':>12} {'':>12} {peek:>10,.0f}/s {peek / r['orjson_decode']:>13.2f}x"
+        )
+        read, general = r["acolhe_read"], r["acolhe_decode_event"]
+        print(
+            f"  {'read':8} compiled {read:,.0f}/s vs decode + from_record {general:,.0f}/s:"
+            f" {read / general:.2f}x"
         )
 
 

@@ -13,7 +13,9 @@ the same rows into the same tables, measured in the same run.
    case_messages, daily_stats) from that topic into a fresh schema, `--workers` processes.
 3. Ceiling: the rebuilt tables dumped with binary COPY to files, then loaded with binary
    COPY into a freshly migrated schema (same tables, same indexes): Postgres taking the
-   very rows the rebuild wrote, with nothing to read, decode or fold.
+   very rows the rebuild wrote, with nothing to read, decode or fold. Twice: with the
+   indexes in place during the load, and with the secondary indexes dropped first and
+   built after (as the rebuild's bulk phase does); the faster one is the ceiling.
 4. Live projection: the incremental projector (`streams.projections.projector`, batches
    of 5,000, upserts with version guards) over the first `--live-records` records.
 
@@ -37,7 +39,7 @@ from bench.workloads import office_day
 from streams.projections import migrations
 from streams.projections.folds import CaseProjection
 from streams.projections.projector import Projector
-from streams.projections.rebuild import Progress, rebuild
+from streams.projections.rebuild import Progress, drop_secondary_indexes, rebuild
 from streams.shared.contract import Contract
 from streams.shared.events import TopicRoute
 from streams.shared.kafka import (
@@ -112,8 +114,12 @@ async def _records(settings: Settings, topic: str) -> int:
         await consumer.stop()
 
 
-async def raw_copy(settings: Settings, rebuilt: str) -> tuple[float, int]:
-    """Dump the rebuilt tables, load them into a freshly migrated schema; the load's time."""
+async def raw_copy(
+    settings: Settings, rebuilt: str, *, indexes_after: bool = False
+) -> tuple[float, int]:
+    """Dump the rebuilt tables, load them into a freshly migrated schema; the load's time.
+    `indexes_after`: drop the secondary indexes before the load and build them after it,
+    inside the time (what the rebuild's bulk phase does)."""
     conn = await connect(settings.postgres)
     target = f"bench_copy_{uuid.uuid4().hex[:6]}"
     rows = 0
@@ -131,10 +137,13 @@ async def raw_copy(settings: Settings, rebuilt: str) -> tuple[float, int]:
                 rows += await conn.fetchval(f'SELECT count(*) FROM "{rebuilt}"."{table}"')
             began = time.perf_counter()
             async with conn.transaction():
+                deferred = await drop_secondary_indexes(conn, target) if indexes_after else []
                 for table, (path, columns) in files.items():
                     await conn.copy_to_table(
                         table, schema_name=target, columns=columns, source=path, format="binary"
                     )
+                for definition in deferred:
+                    await conn.execute(definition)
             return time.perf_counter() - began, rows
     finally:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{target}" CASCADE')
@@ -225,13 +234,18 @@ async def main(args: argparse.Namespace) -> None:
             f" switch {report.switch_s * 1000:.0f} ms; {report.workers} workers)"
         )
         print("  rows: " + ", ".join(f"{t} {n:,}" for t, n in report.rows.items() if n))
-        copy_s, copied = await raw_copy(settings, schema)
-        print(
-            f"raw COPY of the same {copied:,} rows into the same tables (ceiling):"
-            f" {copy_s:.1f} s ({copied / copy_s:,.0f} rows/s; {report.events / copy_s:,.0f}"
-            f" records/s)"
-        )
-        print(f"rebuild vs ceiling: {copy_s / total_s:.2f}x  (rows {rows:,})")
+        ceilings = []
+        for indexes_after in (False, True):
+            copy_s, copied = await raw_copy(settings, schema, indexes_after=indexes_after)
+            how = "secondary indexes built after" if indexes_after else "indexes kept"
+            print(
+                f"raw COPY of the same {copied:,} rows into the same tables ({how}):"
+                f" {copy_s:.1f} s ({copied / copy_s:,.0f} rows/s; {report.events / copy_s:,.0f}"
+                f" records/s)"
+            )
+            ceilings.append(copy_s)
+        copy_s = min(ceilings)
+        print(f"rebuild vs ceiling (the faster load): {copy_s / total_s:.2f}x  (rows {rows:,})")
         if args.live_records:
             n, live_s = await live_projection(settings, topic, args.live_records)
             print(

@@ -305,6 +305,7 @@ async def rebuild(
         report = RebuildReport(schema=schema, previous=None, workers=min(workers, len(jobs)))
         report.events = sum(j.size for j in jobs)
         began = time.perf_counter()
+        deferred = await drop_secondary_indexes(conn, fresh)
         await _bulk(
             settings,
             fresh,
@@ -314,6 +315,8 @@ async def rebuild(
             on_progress=on_progress,
             total=report.events,
         )
+        for definition in deferred:
+            await conn.execute(definition)
         report.bulk_s = time.perf_counter() - began
         began = time.perf_counter()
         report.catch_up_events = await _catch_up(settings, fresh, keys, topics)
@@ -360,6 +363,25 @@ async def _ranges(
         return out
     finally:
         await consumer.stop()
+
+
+async def drop_secondary_indexes(conn: Any, schema: str) -> list[str]:
+    """The fresh schema's indexes other than primary keys, dropped for the bulk phase; the
+    statements that make them again. The bulk phase COPYs millions of rows into empty
+    tables: Postgres builds an index from all of them at once (sorted) for less than it
+    costs to insert each row into it, and nothing reads the fresh schema meanwhile. The
+    primary keys stay: the catch-up phase's upserts need them."""
+    found = await conn.fetch(
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i"
+        " JOIN pg_class c ON c.relname = i.indexname"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = i.schemaname"
+        " JOIN pg_index x ON x.indexrelid = c.oid"
+        " WHERE i.schemaname = $1 AND NOT x.indisprimary AND NOT x.indisunique",
+        schema,
+    )
+    for row in found:
+        await conn.execute(f"DROP INDEX {quote(schema)}.{quote(row['indexname'])}")
+    return [row["indexdef"] for row in found]
 
 
 async def _bulk(
