@@ -49,6 +49,7 @@ from connectors.gateway.commands import (
     Problem,
     command_from_request,
     fingerprint,
+    normalized_idempotency_key,
 )
 from connectors.gateway.config import GatewaySettings
 from connectors.gateway.store import CaseDirectory, IdempotencyKeys, KeyState
@@ -122,7 +123,7 @@ class Gateway:
             return _invalid(problems)
         assert not isinstance(outcome, InvalidRequest)
         try:
-            answer = await self._accept(outcome, _normalized_key(header), now)
+            answer = await self._accept(outcome, normalized_idempotency_key(header), now)
         except Unavailable as exc:
             return refusal(
                 503, "unavailable", str(exc), headers={"Retry-After": str(RETRY_AFTER_S)}
@@ -266,12 +267,6 @@ def shape_body(action: str, body: bytes, case_id: str | None) -> tuple[bytes, tu
             )
         data["subject_id"] = UNRESOLVED
     return orjson.dumps(data), tuple(problems)
-
-
-def _normalized_key(header: str | None) -> str:
-    """The Idempotency-Key as commands.command_from_request reads it (already checked)."""
-    key = (header or "").strip()
-    return key[1:-1] if len(key) >= 2 and key[0] == key[-1] == '"' else key
 
 
 def _accepted(command: GatewayCommand, correlation_id: str, *, replayed: bool) -> web.Response:

@@ -238,14 +238,19 @@ def fingerprint(command: GatewayCommand) -> str:
     return digest.hexdigest()
 
 
+def normalized_idempotency_key(header: str | None) -> str:
+    """The Idempotency-Key header as the gateway keys requests by: trimmed, unquoted (the
+    draft standard quotes it); "" when there is none."""
+    key = (header or "").strip()
+    return key[1:-1] if len(key) >= 2 and key[0] == key[-1] == '"' else key
+
+
 def _idempotency_key(header: str | None, problems: list[Problem]) -> str | None:
     field = "Idempotency-Key"
     if header is None or not header.strip():
         problems.append(Problem(field, "required: a fresh UUID per request, reused on retries"))
         return None
-    key = header.strip()
-    if len(key) >= 2 and key[0] == key[-1] == '"':  # the draft standard quotes it
-        key = key[1:-1]
+    key = normalized_idempotency_key(header)
     if _IDEMPOTENCY_KEY.fullmatch(key) is None:
         problems.append(Problem(field, "16 to 128 of A-Z a-z 0-9 . _ : ~ + / = -, e.g. a UUID"))
         return None
