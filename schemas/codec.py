@@ -159,6 +159,8 @@ class Codec:
         self._ids: dict[str, int] = {}  # event name -> registry id of its current schema
         self._by_id: dict[int, EventSchema] = {}
         self._readers: dict[bytes, tuple[Reader | None, SubjectPeek | None]] = {}
+        # Where the Avro body starts: after the marker and fingerprint, or magic byte and id.
+        self._body_start = 10 if framing == "single-object" else 5
 
     @property
     def content_type(self) -> str:
@@ -253,7 +255,7 @@ class Codec:
         if not writer.has_envelope:
             raise DecodeError(f"{writer.name} does not start with the acolhe envelope")
         view = memoryview(data)
-        pos = 10 if self.framing == "single-object" else 5
+        pos = self._body_start
         length, pos = _read_long(view, pos)
         end = pos + length
         if length < 0 or end > len(view):
@@ -282,7 +284,7 @@ class Codec:
             raise DecodeError(f"unexpected event type {writer.name} here")
         reader = self.schemas.current(writer.name)
         body = io.BytesIO(data)
-        body.seek(10 if self.framing == "single-object" else 5)
+        body.seek(self._body_start)
         try:
             record = fastavro.schemaless_reader(
                 body, writer.parsed, reader.parsed if reader is not writer else None
@@ -312,7 +314,7 @@ class Codec:
         if reader is None:
             decoded = self.decode(data, keyring)
             return EVENT_TYPES[decoded.name].from_record(decoded.record)
-        return reader(data, 10 if self.framing == "single-object" else 5, keyring)
+        return reader(data, self._body_start, keyring)
 
     def subject_of(self, data: bytes, writer: EventSchema | None = None) -> str | None:
         """The subject whose key opens the personal fields of the event in `data`, None when
@@ -323,7 +325,7 @@ class Codec:
         _, peek = self._compiled(writer)
         if peek is None:
             return str(self.decode(data).record["subject_id"])
-        return peek(data, 10 if self.framing == "single-object" else 5)
+        return peek(data, self._body_start)
 
     def _compiled(self, writer: EventSchema) -> tuple[Reader | None, SubjectPeek | None]:
         found = self._readers.get(writer.fingerprint)
