@@ -36,8 +36,9 @@ from fastavro.validation import ValidationError, validate
 
 from schemas.errors import DecodeError, EncodeError, UnknownEvent
 from schemas.events import EVENT_TYPES, RECORD_TYPES
-from schemas.personal import ERASED, SEALED_ERASED, DataKey, Erased, KeyRing, seal, unseal
+from schemas.personal import ERASED, Erased, KeyRing, Sealer, unseal
 from schemas.readers import Reader, SubjectPeek, compile_reader, compile_subject_peek
+from schemas.writers import Writer, compile_writer
 
 SINGLE_OBJECT_MARKER: Final = b"\xc3\x01"
 CONFLUENT_MAGIC: Final = 0
@@ -159,6 +160,7 @@ class Codec:
         self._ids: dict[str, int] = {}  # event name -> registry id of its current schema
         self._by_id: dict[int, EventSchema] = {}
         self._readers: dict[bytes, tuple[Reader | None, SubjectPeek | None]] = {}
+        self._writers: dict[str, Writer | None] = {}
         # Where the Avro body starts: after the marker and fingerprint, or magic byte and id.
         self._body_start = 10 if framing == "single-object" else 5
 
@@ -182,22 +184,59 @@ class Codec:
     def encode(self, name: str, record: Mapping[str, Any], keyring: KeyRing | None = None) -> bytes:
         """The framed Avro bytes of `record` as the current version of event `name`."""
         schema = self.schemas.current(name)
+        sealer = None
         if schema.has_personal:
             if keyring is None:
                 raise EncodeError(f"{name} has personal fields: a key ring is needed to encode it")
             subject = record.get("subject_id")
             if not isinstance(subject, str) or not subject:
                 raise EncodeError(f"{name}.subject_id is required to seal its personal fields")
-            record = _transform(record, schema.personal, _Sealer(keyring, subject))
-        out = io.BytesIO()
-        out.write(self._frame(schema))
+            sealer = Sealer(keyring, subject)
+        frame = self._frame(schema)
+        written = self._write_compiled(schema, frame, record, sealer)
+        return (
+            written if written is not None else self._write_general(schema, frame, record, sealer)
+        )
+
+    def _write_compiled(
+        self, schema: EventSchema, frame: bytes, record: Mapping[str, Any], sealer: Sealer | None
+    ) -> bytes | None:
+        """The bytes by the schema's compiled writer; None when the record is not of the
+        common case (or the schema has no compiled writer): the general path decides."""
+        writer = self._writer(schema)
+        if writer is None:
+            return None
+        out = bytearray(frame)
         try:
-            fastavro.schemaless_writer(out, schema.parsed, record)
+            writer(out, record, sealer)
+        except Exception:
+            return None
+        return bytes(out)
+
+    def _write_general(
+        self, schema: EventSchema, frame: bytes, record: Mapping[str, Any], sealer: Sealer | None
+    ) -> bytes:
+        """The bytes by fastavro, personal fields sealed first; EncodeError with what does
+        not fit."""
+        if sealer is not None:
+            record = _transform(record, schema.personal, sealer)
+        buffer = io.BytesIO()
+        buffer.write(frame)
+        try:
+            fastavro.schemaless_writer(buffer, schema.parsed, record)
         except Exception as exc:
             raise EncodeError(
-                f"{name} does not fit its schema: {_why_invalid(schema, record, exc)}"
+                f"{schema.name} does not fit its schema: {_why_invalid(schema, record, exc)}"
             ) from exc
-        return out.getvalue()
+        return buffer.getvalue()
+
+    def _writer(self, schema: EventSchema) -> Writer | None:
+        """The compiled writer of a current schema (`schemas.writers`), made on first use."""
+        try:
+            return self._writers[schema.name]
+        except KeyError:
+            found = self._writers[schema.name] = compile_writer(schema.raw)
+            return found
 
     def erase(self, name: str, record: Mapping[str, Any]) -> dict[str, Any]:
         """A copy of `record` with every personal field present set to ERASED (encoded as
@@ -438,40 +477,22 @@ def _transform(
         if kind == _LEAF:
             out[name] = fn(path, value)
         elif kind == _RECORD:
-            out[name] = _transform(value, sub, fn, copy=copy)
+            out[name] = _transform(_mapping(path, value), sub, fn, copy=copy)
+        elif isinstance(value, list | tuple):
+            out[name] = [_transform(_mapping(path, item), sub, fn, copy=copy) for item in value]
         else:
-            out[name] = [_transform(item, sub, fn, copy=copy) for item in value]
+            raise EncodeError(f"{path} must be a list of records, got {type(value).__name__}")
     return out
 
 
-class _Sealer:
-    """Seals the personal values of one record with its subject's key, asked of the ring
-    on the first value to seal (an ERASED value needs none: it is written as
-    `SEALED_ERASED`)."""
-
-    __slots__ = ("_key", "_keyring", "_subject")
-
-    def __init__(self, keyring: KeyRing, subject: str) -> None:
-        self._keyring = keyring
-        self._subject = subject
-        self._key: DataKey | None = None
-
-    def __call__(self, path: str, value: Any) -> bytes:
-        if isinstance(value, Erased):
-            return SEALED_ERASED
-        if self._key is None:
-            self._key = self._keyring.encryption_key(self._subject)
-        return seal(self._key, path, _as_text(path, value))
+def _mapping(path: str, value: Any) -> Mapping[str, Any]:
+    if isinstance(value, Mapping):
+        return value
+    raise EncodeError(f"{path} must be a record (a mapping), got {type(value).__name__}")
 
 
 def _erased(path: str, value: Any) -> Erased:
     return ERASED
-
-
-def _as_text(path: str, value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    raise EncodeError(f"personal field {path} must be text, got {type(value).__name__}")
 
 
 def _why_invalid(schema: EventSchema, record: Mapping[str, Any], exc: Exception) -> str:

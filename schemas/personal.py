@@ -25,7 +25,7 @@ from typing import Final, Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from schemas.errors import DecodeError
+from schemas.errors import DecodeError, EncodeError
 
 SEALED_VERSION: Final = 1
 SEALED_ERASED: Final = b"\x00"
@@ -107,6 +107,29 @@ class InMemoryKeyRing:
 
     async def load(self, subjects: object) -> None:
         """Keys are all in memory; nothing to fetch."""
+
+
+class Sealer:
+    """Seals the personal values of one record with its subject's key, asked of the ring
+    on the first value to seal (an ERASED value needs none: it is written as
+    `SEALED_ERASED`). `sealer(path, value)` -> the bytes to write; EncodeError when the
+    value is not text."""
+
+    __slots__ = ("_key", "_keyring", "_subject")
+
+    def __init__(self, keyring: KeyRing, subject: str) -> None:
+        self._keyring = keyring
+        self._subject = subject
+        self._key: DataKey | None = None
+
+    def __call__(self, path: str, value: object) -> bytes:
+        if isinstance(value, Erased):
+            return SEALED_ERASED
+        if not isinstance(value, str):
+            raise EncodeError(f"personal field {path} must be text, got {type(value).__name__}")
+        if self._key is None:
+            self._key = self._keyring.encryption_key(self._subject)
+        return seal(self._key, path, value)
 
 
 def seal(key: DataKey, field_path: str, plaintext: str) -> bytes:
