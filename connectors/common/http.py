@@ -56,6 +56,10 @@ async def read_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes 
         return refusal(
             413, "too_large", f"body of {declared} bytes is above the {limit}-byte limit"
         )
+    if declared is not None:
+        # aiohttp reads exactly the declared length (the app's client_max_size is the
+        # limit too), in one call.
+        return await request.read()
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(64 * 1024):

@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import hashlib
 import logging
 import re
@@ -89,6 +90,7 @@ _SIGNATURE_REASONS: Final[Mapping[SignatureOutcome, str]] = {
 
 
 _ACCEPTED: Final = b'{"status":"accepted"}'
+_ACCEPT_SECONDS: Final = ACCEPT_SECONDS.labels(CHANNEL)
 
 
 class Unavailable(Exception):
@@ -139,7 +141,7 @@ class Webhook:
         started = time.perf_counter()
         answer = await self._receive(request)
         if answer.status == 200:
-            ACCEPT_SECONDS.labels(CHANNEL).observe(time.perf_counter() - started)
+            _ACCEPT_SECONDS.observe(time.perf_counter() - started)
         return _counted("webhook", answer)
 
     async def _receive(self, request: web.Request) -> web.Response:
@@ -195,9 +197,10 @@ class Webhook:
             if erased:
                 messages, pending, gone = _without_erased(messages, pending, erased)
                 rejections += gone
-        completed = await asyncio.gather(*(self._complete(p) for p in pending))
-        messages += [m for m in completed if isinstance(m, MessageReceived)]
-        rejections += [r for r in completed if isinstance(r, Rejection)]
+        if pending:
+            completed = await asyncio.gather(*(self._complete(p) for p in pending))
+            messages += [m for m in completed if isinstance(m, MessageReceived)]
+            rejections += [r for r in completed if isinstance(r, Rejection)]
         records = []
         if rejections:
             records.append(("RejectedItems", _describe(rejections)))
@@ -209,10 +212,14 @@ class Webhook:
                 extra={"phone_number_ids": unknown},
             )
         try:
-            await asyncio.gather(
-                self._inbound.accept([*messages, *mapping.statuses]),
-                *(self._dead_letter(request, body, kind, reason) for kind, reason in records),
-            )
+            events = [*messages, *mapping.statuses]
+            if records:
+                await asyncio.gather(
+                    self._inbound.accept(events),
+                    *(self._dead_letter(request, body, kind, reason) for kind, reason in records),
+                )
+            else:  # the common case: no task for one coroutine
+                await self._inbound.accept(events)
         except Exception as exc:
             log.warning("could not make the webhook durable", exc_info=True)
             raise Unavailable("the events could not be made durable") from exc
@@ -296,8 +303,15 @@ class Webhook:
 
 
 def _counted(route: str, answer: web.Response) -> web.Response:
-    REQUESTS.labels(CHANNEL, route, str(answer.status)).inc()
+    _requests(route, answer.status).inc()
     return answer
+
+
+@functools.lru_cache(maxsize=64)
+def _requests(route: str, status: int) -> Any:
+    """The request counter of a route and status (prometheus's `labels` looks it up under
+    a lock on every call)."""
+    return REQUESTS.labels(CHANNEL, route, str(status))
 
 
 def _unreadable(body: bytes, exc: orjson.JSONDecodeError) -> tuple[str, str]:

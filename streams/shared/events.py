@@ -113,7 +113,10 @@ class EventPublisher:
 
     async def publish_many(self, events: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Any]:
         """Publish events and wait until the broker acknowledged every one (acks=all)."""
-        return list(await asyncio.gather(*await self.send_many(events)))
+        sent = await self.send_many(events)
+        if len(sent) == 1:  # a webhook's one message: no gathering future for it
+            return [await sent[0]]
+        return list(await asyncio.gather(*sent))
 
     async def send_many(
         self, events: Sequence[tuple[str, Mapping[str, Any]]]

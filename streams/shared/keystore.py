@@ -114,6 +114,9 @@ class PostgresKeyStore:
     async def ensure(self, subjects: Iterable[str]) -> None:
         """Make keys for the subjects that have none, then load them all."""
         subjects = set(subjects)
+        cache = self._cache
+        if all(cache.get(s) is not None for s in subjects) and not self._recheck_due():
+            return  # the common case of a busy connector: every key held, no poll due
         if self._recheck_due():
             async with self._pool.acquire() as conn:
                 await self._drop_destroyed(conn)
