@@ -7,9 +7,9 @@ a bare aiohttp handler that does nothing, measured in the same run.
 
 Accepted means durable in Kafka: the connector answers 200 only after the broker
 acknowledged the events (acks=all). Each server runs alone in its own process (spawned),
-as `acolhe run whatsapp` would; this process is the load generator, a small HTTP/1.1
-keep-alive client on asyncio streams (the requests prebuilt and signed, so the client
-spends little per request).
+on the event loop `acolhe run whatsapp` uses (`streams.shared.loop`: uvloop's); this
+process is the load generator, a small HTTP/1.1 keep-alive client on asyncio streams (the
+requests prebuilt and signed, so the client spends little per request).
 
 For each server, in order:
 1. warm-up: one message from each of `--contacts` citizens (their data keys made), not
@@ -42,6 +42,7 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
+from streams.shared import loop as event_loop
 from streams.shared.events import TopicRoute
 from streams.shared.kafka import TopicSpec, delete_topics, ensure_topics
 from streams.shared.postgres import connect
@@ -69,7 +70,7 @@ def _bare(port: int, ready: Any) -> None:
         ready.set()
         await asyncio.Event().wait()
 
-    asyncio.run(main())
+    event_loop.run(main())  # the same loop as the connector's
 
 
 def _connector(env: dict[str, str], topic: str, ledger_schema: str, ready: Any) -> None:
@@ -97,7 +98,7 @@ def _connector(env: dict[str, str], topic: str, ledger_schema: str, ready: Any) 
         ready.set()
         await task
 
-    asyncio.run(main())
+    event_loop.run(main())  # the loop `acolhe run whatsapp` runs on
 
 
 async def _until_listening(port: int) -> None:

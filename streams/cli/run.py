@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from schemas.catalog import BY_NAME, TOPICS
+from streams.shared import loop as event_loop
 from streams.shared.kafka import TopicSpec, ensure_topics, make_producer
 from streams.shared.logs import configure_logging
 from streams.shared.settings import Settings
@@ -50,7 +51,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.tick_seconds <= 0:
         print("acolhe run: --tick-seconds must be positive")
         return 2
-    asyncio.run(_serve(settings, args.service, timedelta(seconds=args.tick_seconds)))
+    event_loop.run(_serve(settings, args.service, timedelta(seconds=args.tick_seconds)))
     return 0
 
 
