@@ -170,7 +170,7 @@ class Webhook:
             return refusal(503, "unavailable", f"{exc}; retry later")
 
     async def _accept(self, request: web.Request, body: bytes, payload: Any) -> web.Response:
-        found = await self._our_message_ids(payload)
+        found = await self._our_message_ids(payload, body)
         mapping = map_webhook(
             payload,
             accounts=self._config.phone_number_ids,
@@ -225,11 +225,11 @@ class Webhook:
             raise Unavailable("the events could not be made durable") from exc
         return web.Response(body=_ACCEPTED, content_type="application/json")
 
-    async def _our_message_ids(self, payload: Any) -> dict[str, str]:
+    async def _our_message_ids(self, payload: Any, body: bytes) -> dict[str, str]:
         """Our message ids of the statuses that do not echo them (Meta leaves
         biz_opaque_callback_data out of failed statuses), from the ledger."""
-        if self._ledger is None:
-            return {}
+        if self._ledger is None or b'"statuses"' not in body:
+            return {}  # no status to look up (most webhooks carry messages only)
         wamids = list(dict.fromkeys(_unechoed_status_ids(payload)))[:_MAX_STATUS_LOOKUPS]
         found: dict[str, str] = {}
         try:
