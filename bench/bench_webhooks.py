@@ -23,6 +23,8 @@ Afterwards the topic is counted: it must hold every accepted message, each event
 per acceptance (nothing lost).
 
 Every message is unique (its own wamid); citizens are drawn round-robin from `--contacts`.
+The connector's outbound loop reads its own topic, as it reads acolhe.outbound in
+production (MessageSent only: none during the run).
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def _connector(env: dict[str, str], topic: str, ledger_schema: str, ready: Any) 
                 contract,
                 stop,
                 routes=routes,
-                topic=topic,
+                topic=f"{topic}.outbound",  # acolhe.outbound: MessageSent only, none here
                 ledger_schema=ledger_schema,
                 processor="bench.whatsapp",
             )
@@ -319,7 +321,7 @@ async def main(args: argparse.Namespace) -> None:
     run = uuid.uuid4().hex[:6]
     topic = f"bench.webhooks.{run}"
     ledger_schema = f"bench_webhooks_{run}"
-    await ensure_topics(settings.kafka, [TopicSpec(topic, 12)])
+    await ensure_topics(settings.kafka, [TopicSpec(topic, 12), TopicSpec(f"{topic}.outbound", 12)])
     total = int(args.rate * args.seconds)
     print(
         f"# {os.cpu_count()} cores; {args.contacts:,} citizens; capacity with "
@@ -381,7 +383,7 @@ async def main(args: argparse.Namespace) -> None:
             f"accepted {accepted:,} (nothing lost: {distinct >= accepted})"
         )
     finally:
-        await delete_topics(settings.kafka, [topic])
+        await delete_topics(settings.kafka, [topic, f"{topic}.outbound"])
         conn = await connect(settings.postgres)
         await conn.execute(f'DROP SCHEMA IF EXISTS "{ledger_schema}" CASCADE')
         await conn.close()

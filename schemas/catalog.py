@@ -71,6 +71,11 @@ TOPICS: Final[dict[str, TopicInfo]] = {
     "acolhe.contacts": TopicInfo(6, _FOREVER),
     "acolhe.privacy": TopicInfo(3, "forever: the proof that erasures were requested and done"),
     "acolhe.deadletter": TopicInfo(3, "14 days: raw inputs, possibly personal and in clear"),
+    # The connectors' delivery queue: a copy of each MessageSent, so a connector reads the
+    # office's outgoing messages only, not every citizen's incoming one with them.
+    "acolhe.outbound": TopicInfo(
+        12, "30 days: a delivery queue; MessageSent itself stays in acolhe.conversations"
+    ),
 }
 
 
@@ -117,7 +122,8 @@ CATALOG: Final[tuple[EventSpec, ...]] = (
         (TRIAGE, CASES),
         (*CHANNEL_CONNECTORS, SLA, CASES, PROJECTIONS, ANALYSTS),
         "The office sent a message to a contact (an agent's accepted SendReply, the bot or the "
-        "system); connectors deliver it.",
+        "system); connectors deliver it, reading it from acolhe.outbound.",
+        copies=("acolhe.outbound",),
     ),
     EventSpec(
         "DeliveryStatusChanged",

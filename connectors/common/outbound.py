@@ -1,5 +1,6 @@
 """The outbound half every connector shares: deliver the office's messages (MessageSent of
-the connector's channel, from acolhe.conversations) to the channel, with retries and
+the connector's channel, from acolhe.outbound, the catalog's copy of every MessageSent
+written to acolhe.conversations) to the channel, with retries and
 backoff, and record how each went as a DeliveryStatusChanged.
 
 Steps for each message, in order (a restart at any point neither loses nor repeats one):
@@ -40,7 +41,8 @@ from streams.shared.events import EventRoute
 from streams.shared.kafka import make_consumer
 
 log = logging.getLogger(__name__)
-TOPIC: Final = "acolhe.conversations"
+TOPIC: Final = "acolhe.outbound"
+"""The catalog's copy of every MessageSent: the office's outgoing messages and nothing else."""
 COMMIT_IDLE_S: Final = 5.0
 FETCH_WAIT_MS: Final = 100
 

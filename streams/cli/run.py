@@ -1,8 +1,9 @@
 """`acolhe run conversation | router | sla | timer | whatsapp | email | webchat | gateway`:
 one processor or channel connector as a long-running service.
 
-Topics come from the catalog (`acolhe.conversations`, `acolhe.routing`, and
-`acolhe.commands` where both processors write their refusals), declared if missing.
+Topics come from the catalog (`acolhe.conversations`, `acolhe.routing`, `acolhe.sla`,
+`acolhe.commands` where both processors write their refusals, and `acolhe.outbound`, the
+copy of each MessageSent the connectors deliver), declared if missing.
 SIGTERM or SIGINT stops the service cleanly: the processor checkpoints its state and
 offsets before it exits.
 """
@@ -27,6 +28,7 @@ CONVERSATIONS = "acolhe.conversations"
 ROUTING = "acolhe.routing"
 COMMANDS = "acolhe.commands"
 SLA = "acolhe.sla"
+OUTBOUND = "acolhe.outbound"
 PROCESSORS = ("conversation", "router", "sla", "timer")
 CONNECTORS = ("whatsapp", "email", "webchat", "gateway")
 """Each is `connectors.<name>.service.serve(settings, contract, stop)`."""
@@ -62,7 +64,7 @@ async def _serve(settings: Settings, service: str, tick: timedelta) -> None:
         settings.kafka,
         [
             TopicSpec(t, partitions=TOPICS[t].partitions)
-            for t in (CONVERSATIONS, ROUTING, COMMANDS, SLA)
+            for t in (CONVERSATIONS, ROUTING, COMMANDS, SLA, OUTBOUND)
         ],
     )
     stop = asyncio.Event()
