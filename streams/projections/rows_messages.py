@@ -11,9 +11,10 @@ redacted (`redacted_at`), so a rebuild or a late event after an erasure makes th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Final
+
+import orjson
 
 from schemas.events import (
     Attachment,
@@ -74,7 +75,9 @@ def is_erased(event: MessageReceived | MessageSent) -> bool:
 
 def _attachments(attachments: tuple[Attachment, ...]) -> str:
     """The attachments as the jsonb text of an array (asyncpg sends jsonb as text)."""
-    return json.dumps(
+    if not attachments:
+        return "[]"  # most messages: no list to build, no encoder to call
+    return orjson.dumps(
         [
             {
                 "attachment_id": a.attachment_id,
@@ -87,8 +90,8 @@ def _attachments(attachments: tuple[Attachment, ...]) -> str:
             }
             for a in attachments
         ],
-        sort_keys=True,
-    )
+        option=orjson.OPT_SORT_KEYS,
+    ).decode()
 
 
 def message_row(
