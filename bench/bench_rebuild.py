@@ -39,7 +39,7 @@ from bench.workloads import office_day
 from streams.projections import migrations
 from streams.projections.folds import CaseProjection
 from streams.projections.projector import Projector
-from streams.projections.rebuild import Progress, drop_secondary_indexes, rebuild
+from streams.projections.rebuild import Progress, build_indexes, drop_secondary_indexes, rebuild
 from streams.shared.contract import Contract
 from streams.shared.events import TopicRoute
 from streams.shared.kafka import (
@@ -142,8 +142,7 @@ async def raw_copy(
                     await conn.copy_to_table(
                         table, schema_name=target, columns=columns, source=path, format="binary"
                     )
-                for definition in deferred:
-                    await conn.execute(definition)
+            await build_indexes(settings, deferred)  # as the rebuild does, once loaded
             return time.perf_counter() - began, rows
     finally:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{target}" CASCADE')
