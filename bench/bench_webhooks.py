@@ -4,6 +4,7 @@ a bare aiohttp handler that does nothing, measured in the same run.
     .venv/bin/acolhe stack up
     .venv/bin/python -m bench.bench_webhooks [--rate 3000] [--seconds 10] [--connections 64]
         [--contacts 2000]
+    .venv/bin/python -m bench.bench_webhooks --compare-loops [--rounds 6] [--burst-seconds 2]
 
 Accepted means durable in Kafka: the connector answers 200 only after the broker
 acknowledged the events (acks=all). Each server runs alone in its own process (spawned),
@@ -100,7 +101,10 @@ def _connector(env: dict[str, str], topic: str, ledger_schema: str, ready: Any) 
         ready.set()
         await task
 
-    event_loop.run(main())  # the loop `acolhe run whatsapp` runs on
+    if env.get("BENCH_LOOP") == "asyncio":  # --compare-loops: the standard library's loop
+        asyncio.run(main())
+    else:
+        event_loop.run(main())  # the loop `acolhe run whatsapp` runs on
 
 
 async def _until_listening(port: int) -> None:
@@ -316,6 +320,63 @@ async def _count(settings: Settings, topic: str) -> tuple[int, int]:
     return len(ids), len(set(ids))
 
 
+def _connector_env(port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        ACOLHE_WHATSAPP_APP_SECRET=APP_SECRET,
+        ACOLHE_WHATSAPP_VERIFY_TOKEN="bench-verify-token",  # noqa: S106
+        ACOLHE_WHATSAPP_ACCESS_TOKEN="bench-access-token",  # noqa: S106
+        ACOLHE_WHATSAPP_PHONE_NUMBER_IDS=PHONE_NUMBER_ID,
+        ACOLHE_WHATSAPP_PORT=str(port),
+        ACOLHE_LOG_FORMAT="text",
+    )
+    return env
+
+
+async def compare_loops(args: argparse.Namespace) -> None:
+    """The connector on asyncio's loop and on uvloop's, two processes side by side, fed
+    alternating bursts (`--rounds` of `--burst-seconds` each): whatever else the machine
+    does disturbs both alike. Prints the CPU each spends a request, per round and in all."""
+    settings = Settings.from_env()
+    run = uuid.uuid4().hex[:6]
+    topic = f"bench.webhooks.{run}"
+    await ensure_topics(settings.kafka, [TopicSpec(topic, 12), TopicSpec(f"{topic}.outbound", 12)])
+    servers = {}
+    try:
+        for label, port in (("asyncio", 18402), ("uvloop", 18403)):
+            env = _connector_env(port) | {"BENCH_LOOP": label}
+            process = _start(_connector, env, topic, f"bench_webhooks_{run}_{label}")
+            servers[label] = (process, port)
+            await capacity(port, requests(args.contacts, args.contacts, port=port), 64, 120)
+        totals = {label: [0.0, 0] for label in servers}
+        offset = 10**7
+        for n in range(args.rounds):
+            for label, (process, port) in servers.items():
+                reqs = requests(
+                    int(4000 * args.burst_seconds), args.contacts, port=port, offset=offset
+                )
+                offset += len(reqs)
+                cpu = cpu_seconds(process.pid)
+                got = await capacity(port, reqs, args.connections, args.burst_seconds)
+                cpu = cpu_seconds(process.pid) - cpu
+                totals[label][0] += cpu
+                totals[label][1] += got.ok
+                print(
+                    f"round {n + 1} {label:8} {got.rate:7,.0f} accepted/s, "
+                    f"{cpu / max(got.ok, 1) * 1e6:5,.0f} us CPU a request"
+                )
+        for label, (cpu, ok) in totals.items():
+            print(f"{label:8} {cpu / max(ok, 1) * 1e6:5,.0f} us CPU a request over {ok:,} requests")
+    finally:
+        for process, _ in servers.values():
+            process.kill()
+        await delete_topics(settings.kafka, [topic, f"{topic}.outbound"])
+        conn = await connect(settings.postgres)
+        for label in servers:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "bench_webhooks_{run}_{label}" CASCADE')
+        await conn.close()
+
+
 async def main(args: argparse.Namespace) -> None:
     settings = Settings.from_env()
     run = uuid.uuid4().hex[:6]
@@ -350,16 +411,7 @@ async def main(args: argparse.Namespace) -> None:
 
         # the connector
         port = 18401
-        env = dict(os.environ)
-        env.update(
-            ACOLHE_WHATSAPP_APP_SECRET=APP_SECRET,
-            ACOLHE_WHATSAPP_VERIFY_TOKEN="bench-verify-token",  # noqa: S106
-            ACOLHE_WHATSAPP_ACCESS_TOKEN="bench-access-token",  # noqa: S106
-            ACOLHE_WHATSAPP_PHONE_NUMBER_IDS=PHONE_NUMBER_ID,
-            ACOLHE_WHATSAPP_PORT=str(port),
-            ACOLHE_LOG_FORMAT="text",
-        )
-        connector = _start(_connector, env, topic, ledger_schema)
+        connector = _start(_connector, _connector_env(port), topic, ledger_schema)
         warm = requests(args.contacts, args.contacts, port=port)
         w = await capacity(port, warm, args.connections, 120)
         cap_reqs = requests(total * 4, args.contacts, port=port, offset=10**7)
@@ -395,4 +447,12 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--contacts", type=int, default=2000)
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument(
+        "--compare-loops",
+        action="store_true",
+        help="instead: the connector on asyncio's loop against uvloop's, side by side",
+    )
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--burst-seconds", type=float, default=2.0)
+    options = parser.parse_args()
+    asyncio.run(compare_loops(options) if options.compare_loops else main(options))

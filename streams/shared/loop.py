@@ -2,9 +2,10 @@
 
 `acolhe run` serves on uvloop's loop (libuv, by asyncpg's authors) where it is installed
 (Linux and macOS): the same asyncio API, with the transports, callbacks and timers in C.
-Measured on the WhatsApp connector, two connector processes side by side on alternating
-bursts of webhooks: 421 us of CPU a request on asyncio's loop, 367 us on uvloop's
-(`bench/bench_webhooks.py` runs the connector this way).
+Measured on the WhatsApp connector, two connector processes side by side fed alternating
+bursts of webhooks (`python -m bench.bench_webhooks --compare-loops`): 377 us of CPU a
+request on asyncio's loop, 349 us on uvloop's (BENCHMARKS.md). `bench_webhooks` runs its
+servers on this loop.
 """
 
 from __future__ import annotations
