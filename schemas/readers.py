@@ -173,19 +173,7 @@ class _Compiler:
         if isinstance(avro, list):
             self.union(out, avro, target, path, personal=personal, depth=depth)
             return
-        if isinstance(avro, str) and avro not in _PRIMITIVES:
-            if avro not in self.names:
-                raise Unsupported(f"unknown named type {avro}")
-            avro = self.names[avro]
-        kind = avro if isinstance(avro, str) else avro["type"]
-        logical = avro.get("logicalType") if isinstance(avro, dict) else None
-        if personal and kind != "bytes":
-            raise Unsupported(f"personal field {path} is not bytes")
-        if logical is not None and (kind, logical) not in {
-            ("long", "timestamp-micros"),
-            ("int", "date"),
-        }:
-            raise Unsupported(f"logical type {logical} on {kind}")
+        avro, kind, logical = resolve(avro, self.names, path, personal=personal)
         if kind == "null":
             out.append(f"{pad}{target} = None")
         elif kind == "boolean":
@@ -296,6 +284,28 @@ class _Compiler:
         ]
         self.value(out, items, item, path + "[]", personal=False, depth=depth + 3)
         out += [f"{inner}    {acc}.append({item})", f"{pad}    {target} = tuple({acc})"]
+
+
+def resolve(
+    avro: Any, names: Mapping[str, Any], path: str, *, personal: bool
+) -> tuple[Any, str, str | None]:
+    """A non-union type as (its definition, its kind, its logical type), a named type looked
+    up in `names`; `Unsupported` for what neither the compiled readers nor the compiled
+    writers (`schemas.writers`) handle."""
+    if isinstance(avro, str) and avro not in _PRIMITIVES:
+        if avro not in names:
+            raise Unsupported(f"unknown named type {avro}")
+        avro = names[avro]
+    kind = avro if isinstance(avro, str) else avro["type"]
+    logical = avro.get("logicalType") if isinstance(avro, dict) else None
+    if personal and kind != "bytes":
+        raise Unsupported(f"personal field {path} is not bytes")
+    if logical is not None and (kind, logical) not in {
+        ("long", "timestamp-micros"),
+        ("int", "date"),
+    }:
+        raise Unsupported(f"logical type {logical} on {kind}")
+    return avro, kind, logical
 
 
 def _has_personal(avro: Any, names: Mapping[str, Any]) -> bool:

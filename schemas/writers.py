@@ -19,7 +19,7 @@ What it supports is what `schemas.readers` supports (records, `[null, T]` unions
 arrays, the primitives, timestamp-micros and date); a schema outside that compiles to
 None and all its records take the general path.
 
-Must not import fastavro.
+Must not import fastavro. Shares with `schemas.readers` what types it compiles (`resolve`).
 """
 
 from __future__ import annotations
@@ -29,22 +29,18 @@ from datetime import UTC, date, datetime
 from typing import Any, Final
 
 from schemas.personal import Sealer
+from schemas.readers import Unsupported, resolve
 
 Writer = Callable[[bytearray, Mapping[str, Any], Sealer | None], None]
 """`writer(out, record, sealer)` appends the record's Avro body to `out`, personal fields
 sealed by `sealer`; raises (any exception) when the record is not of the common case."""
 
-_PRIMITIVES: Final = frozenset({"null", "boolean", "int", "long", "bytes", "string"})
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _DAYS_SHIFT: Final = date(1970, 1, 1).toordinal()
 _LONG_MIN: Final = -(1 << 63)
 _LONG_MAX: Final = (1 << 63) - 1
 _INT_MIN: Final = -(1 << 31)
 _INT_MAX: Final = (1 << 31) - 1
-
-
-class Unsupported(Exception):
-    """The schema uses something the compiler does not: its records take the general path."""
 
 
 class NotCommon(Exception):
@@ -133,7 +129,7 @@ class _Compiler:
         self.lines += [f"def {fn}(out, rec, sl):", *body, "    return None"]
         return fn
 
-    def value(  # noqa: PLR0912
+    def value(
         self, out: list[str], avro: Any, v: str, path: str, *, personal: bool, depth: int
     ) -> None:
         """Lines that write the value `v` of type `avro` to `out`."""
@@ -141,19 +137,7 @@ class _Compiler:
         if isinstance(avro, list):
             self.union(out, avro, v, path, personal=personal, depth=depth)
             return
-        if isinstance(avro, str) and avro not in _PRIMITIVES:
-            if avro not in self.names:
-                raise Unsupported(f"unknown named type {avro}")
-            avro = self.names[avro]
-        kind = avro if isinstance(avro, str) else avro["type"]
-        logical = avro.get("logicalType") if isinstance(avro, dict) else None
-        if personal and kind != "bytes":
-            raise Unsupported(f"personal field {path} is not bytes")
-        if logical is not None and (kind, logical) not in {
-            ("long", "timestamp-micros"),
-            ("int", "date"),
-        }:
-            raise Unsupported(f"logical type {logical} on {kind}")
+        avro, kind, logical = resolve(avro, self.names, path, personal=personal)
         if kind in ("null", "boolean", "int", "long"):
             self.scalar(out, kind, v, path, logical=logical, pad=pad)
         elif kind == "string":
