@@ -2,8 +2,9 @@
 one processor or channel connector as a long-running service.
 
 Topics come from the catalog (`acolhe.conversations`, `acolhe.routing`, `acolhe.sla`,
-`acolhe.commands` where both processors write their refusals, and `acolhe.outbound`, the
-copy of each MessageSent the connectors deliver), declared if missing.
+`acolhe.commands` where both processors write their refusals, `acolhe.outbound`, the copy
+of each MessageSent the connectors deliver, and `acolhe.deadletter`, where a connector sets
+aside what it refuses), declared if missing.
 SIGTERM or SIGINT stops the service cleanly: the processor checkpoints its state and
 offsets before it exits.
 """
@@ -29,6 +30,7 @@ ROUTING = "acolhe.routing"
 COMMANDS = "acolhe.commands"
 SLA = "acolhe.sla"
 OUTBOUND = "acolhe.outbound"
+DEADLETTER = "acolhe.deadletter"
 PROCESSORS = ("conversation", "router", "sla", "timer")
 CONNECTORS = ("whatsapp", "email", "webchat", "gateway")
 """Each is `connectors.<name>.service.serve(settings, contract, stop)`."""
@@ -64,7 +66,7 @@ async def _serve(settings: Settings, service: str, tick: timedelta) -> None:
         settings.kafka,
         [
             TopicSpec(t, partitions=TOPICS[t].partitions)
-            for t in (CONVERSATIONS, ROUTING, COMMANDS, SLA, OUTBOUND)
+            for t in (CONVERSATIONS, ROUTING, COMMANDS, SLA, OUTBOUND, DEADLETTER)
         ],
     )
     stop = asyncio.Event()
