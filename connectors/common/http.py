@@ -10,10 +10,11 @@ Every refusal is `{"error": {"code": ..., "reason": ...}}` with the HTTP status 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
@@ -32,6 +33,13 @@ ACCEPT_SECONDS = Histogram(
     ["connector"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+
+
+@functools.lru_cache(maxsize=256)
+def requests_counter(connector: str, route: str, status: int) -> Any:
+    """REQUESTS of one connector, route and status (prometheus's `labels` looks the child
+    up under a lock on every call: a busy connector asks once)."""
+    return REQUESTS.labels(connector, route, str(status))
 
 
 def refusal(

@@ -38,7 +38,14 @@ import orjson
 from aiohttp import web
 from aiokafka.errors import KafkaError
 
-from connectors.common.http import ACCEPT_SECONDS, REQUESTS, base_app, read_body, refusal, too_many
+from connectors.common.http import (
+    ACCEPT_SECONDS,
+    base_app,
+    read_body,
+    refusal,
+    requests_counter,
+    too_many,
+)
 from connectors.common.inbound import Inbound
 from connectors.gateway.auth import AgentClaims, AuthRefused, authenticate
 from connectors.gateway.commands import (
@@ -325,7 +332,7 @@ async def refusals(request: web.Request, handler: Handler) -> web.StreamResponse
         )
     route = request.match_info.route.resource
     name = route.canonical if route is not None else "unmatched"
-    REQUESTS.labels(CONNECTOR, name, str(response.status)).inc()
+    requests_counter(CONNECTOR, name, response.status).inc()
     return response
 
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import functools
 import hashlib
 import logging
 import re
@@ -50,7 +49,13 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
-from connectors.common.http import ACCEPT_SECONDS, REQUESTS, base_app, read_body, refusal
+from connectors.common.http import (
+    ACCEPT_SECONDS,
+    base_app,
+    read_body,
+    refusal,
+    requests_counter,
+)
 from connectors.common.identity import ContactIds
 from connectors.common.inbound import Inbound
 from connectors.common.ledger import Ledger
@@ -303,15 +308,8 @@ class Webhook:
 
 
 def _counted(route: str, answer: web.Response) -> web.Response:
-    _requests(route, answer.status).inc()
+    requests_counter(CHANNEL, route, answer.status).inc()
     return answer
-
-
-@functools.lru_cache(maxsize=64)
-def _requests(route: str, status: int) -> Any:
-    """The request counter of a route and status (prometheus's `labels` looks it up under
-    a lock on every call)."""
-    return REQUESTS.labels(CHANNEL, route, str(status))
 
 
 def _unreadable(body: bytes, exc: orjson.JSONDecodeError) -> tuple[str, str]:
