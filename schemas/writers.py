@@ -143,18 +143,14 @@ class _Compiler:
         elif kind == "string":
             b = self.temp("b")
             out += [
-                f"{pad}if {v}.__class__ is not _str:",
-                f"{pad}    raise _NotCommon({path!r})",
+                *_refuse(pad, f"{v}.__class__ is not _str", path),
                 f"{pad}{b} = {v}.encode()",
             ]
             self.length_prefixed(out, b, pad)
         elif kind == "bytes":
             if personal:
                 out.append(f"{pad}{v} = sl({path!r}, {v})")
-            out += [
-                f"{pad}if {v}.__class__ is not _bytes:",
-                f"{pad}    raise _NotCommon({path!r})",
-            ]
+            out += _refuse(pad, f"{v}.__class__ is not _bytes", path)
             self.length_prefixed(out, v, pad)
         elif kind == "enum":
             self.names[str(avro["name"])] = avro
@@ -163,15 +159,13 @@ class _Compiler:
                 raise Unsupported(f"enum {avro['name']} of more than 64 symbols")
             table = self.constant({s: bytes([i << 1]) for s, i in index.items()}, "sym")
             out += [
-                f"{pad}if {v}.__class__ is not _str or {v} not in {table}:",
-                f"{pad}    raise _NotCommon({path!r})",
+                *_refuse(pad, f"{v}.__class__ is not _str or {v} not in {table}", path),
                 f"{pad}out += {table}[{v}]",
             ]
         elif kind == "array":
             x = self.temp("x")
             out += [
-                f"{pad}if {v}.__class__ is not _list and {v}.__class__ is not _tuple:",
-                f"{pad}    raise _NotCommon({path!r})",
+                *_refuse(pad, f"{v}.__class__ is not _list and {v}.__class__ is not _tuple", path),
                 f"{pad}if {v}:",
                 f"{pad}    out += _varint(len({v}))",
                 f"{pad}    for {x} in {v}:",
@@ -181,8 +175,7 @@ class _Compiler:
         elif kind == "record":
             fn = self.record_function(avro, path)
             out += [
-                f"{pad}if {v}.__class__ is not _dict:",
-                f"{pad}    raise _NotCommon({path!r})",
+                *_refuse(pad, f"{v}.__class__ is not _dict", path),
                 f"{pad}{fn}(out, {v}, sl)",
             ]
         else:
@@ -193,7 +186,7 @@ class _Compiler:
     ) -> None:
         """Lines that write a null, a boolean, an int or a long (or a timestamp, a date)."""
         if kind == "null":
-            out += [f"{pad}if {v} is not None:", f"{pad}    raise _NotCommon({path!r})"]
+            out += _refuse(pad, f"{v} is not None", path)
         elif kind == "boolean":
             out += [
                 f"{pad}if {v} is True:",
@@ -206,8 +199,7 @@ class _Compiler:
         elif logical == "timestamp-micros":
             d = self.temp("d")
             out += [
-                f"{pad}if {v}.__class__ is not _datetime or {v}.tzinfo is None:",
-                f"{pad}    raise _NotCommon({path!r})",
+                *_refuse(pad, f"{v}.__class__ is not _datetime or {v}.tzinfo is None", path),
                 f"{pad}{d} = {v} - _EPOCH",
                 f"{pad}out += _varint(({d}.days * 86400 + {d}.seconds) * 1000000"
                 f" + {d}.microseconds)",
@@ -215,16 +207,12 @@ class _Compiler:
         elif logical == "date":
             days = self.temp("days")
             out += [
-                f"{pad}if {v}.__class__ is not _date:",
-                f"{pad}    raise _NotCommon({path!r})",
+                *_refuse(pad, f"{v}.__class__ is not _date", path),
                 f"{pad}{days} = {v}.toordinal() - _DAYS",
             ]
             self.small_long(out, days, pad, bound=(_INT_MIN, _INT_MAX))
         elif kind in ("int", "long"):
-            out += [
-                f"{pad}if {v}.__class__ is not _int:",
-                f"{pad}    raise _NotCommon({path!r})",
-            ]
+            out += _refuse(pad, f"{v}.__class__ is not _int", path)
             bound = (_INT_MIN, _INT_MAX) if kind == "int" else None
             self.small_long(out, v, pad, bound=bound)
 
@@ -233,10 +221,7 @@ class _Compiler:
     ) -> None:
         """A varint, the one-byte case (-64..63) inline; `bound`: an int's 32-bit range."""
         if bound is not None:
-            out += [
-                f"{pad}if not {bound[0]} <= {v} <= {bound[1]}:",
-                f"{pad}    raise _NotCommon('int out of range')",
-            ]
+            out += _refuse(pad, f"not {bound[0]} <= {v} <= {bound[1]}", "int out of range")
         out += [
             f"{pad}if -64 <= {v} < 64:",
             f"{pad}    out.append(({v} << 1) ^ ({v} >> 63))",
@@ -265,6 +250,11 @@ class _Compiler:
         out += [f"{pad}if {v} is None:", f"{pad}    out.append({2 * null_index})", f"{pad}else:"]
         out.append(f"{pad}    out.append({2 * (1 - null_index)})")
         self.value(out, branches[1 - null_index], v, path, personal=personal, depth=depth + 1)
+
+
+def _refuse(pad: str, condition: str, why: str) -> list[str]:
+    """The lines that give up on a record off the common case: the general path takes it."""
+    return [f"{pad}if {condition}:", f"{pad}    raise _NotCommon({why!r})"]
 
 
 def compile_writer(raw: Mapping[str, Any]) -> Writer | None:
