@@ -218,7 +218,7 @@ class LocalKafka:
     def _format(self, java: Path, jars: list[Path], config: Path) -> None:
         if self._cluster_id() is not None:
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = new_cluster_id()
         argv = [
             str(java),
             "-Xmx256m",
@@ -279,3 +279,13 @@ async def describe_cluster(kafka: KafkaSettings, timeout_s: float = 5.0) -> dict
         return info
     finally:
         await admin.close()
+
+
+def new_cluster_id() -> str:
+    """A random cluster id as Kafka writes one (a UUID in URL-safe base64, unpadded), never
+    starting with "-": the storage tool would read it as an option (`-t -x...` fails with
+    "expected one argument"), so, as Kafka's own `Uuid.randomUuid`, draw again."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
