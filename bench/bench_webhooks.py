@@ -5,6 +5,7 @@ a bare aiohttp handler that does nothing, measured in the same run.
     .venv/bin/python -m bench.bench_webhooks [--rate 3000] [--seconds 10] [--connections 64]
         [--contacts 2000]
     .venv/bin/python -m bench.bench_webhooks --compare-loops [--rounds 6] [--burst-seconds 2]
+    .venv/bin/python -m bench.bench_webhooks --against ../other-checkout [--rounds 6]
 
 Accepted means durable in Kafka: the connector answers 200 only after the broker
 acknowledged the events (acks=all). Each server runs alone in its own process (spawned),
@@ -24,6 +25,13 @@ Afterwards the topic is counted: it must hold every accepted message, each event
 per acceptance (nothing lost).
 
 Every message is unique (its own wamid); citizens are drawn round-robin from `--contacts`.
+`--compare-loops` and `--against` compare two connectors side by side on alternating
+bursts, so that whatever else the machine does disturbs both alike (single runs on this
+machine swing by a fifth): asyncio's loop against uvloop's, or this checkout's code against
+another checkout's (`git worktree add ../base <rev>`: a change's gain, measured in one run).
+The other checkout's connector runs as `python -m bench.bench_webhooks --serve-connector`
+from its own directory, so its bench module must have that mode too.
+
 The connector's outbound loop reads its own topic, as it reads acolhe.outbound in
 production (MessageSent only: none during the run).
 """
@@ -36,6 +44,8 @@ import hashlib
 import hmac
 import multiprocessing
 import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -333,19 +343,65 @@ def _connector_env(port: int) -> dict[str, str]:
     return env
 
 
-async def compare_loops(args: argparse.Namespace) -> None:
-    """The connector on asyncio's loop and on uvloop's, two processes side by side, fed
-    alternating bursts (`--rounds` of `--burst-seconds` each): whatever else the machine
-    does disturbs both alike. Prints the CPU each spends a request, per round and in all."""
+class Served:
+    """A connector in a process of its own, from another checkout's code."""
+
+    def __init__(self, source: str, port: int, topic: str, ledger_schema: str) -> None:
+        env = _connector_env(port) | {"PYTHONPATH": source}
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.bench_webhooks",
+                "--serve-connector",
+                f"{port},{topic},{ledger_schema}",
+            ],
+            cwd=source,
+            env=env,
+        )
+        self.pid = self.process.pid
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+def serve_connector(spec: str) -> None:
+    """`--serve-connector PORT,TOPIC,SCHEMA`: run this checkout's connector in the
+    foreground (for `--against` run from another checkout)."""
+    port, topic, ledger_schema = spec.split(",")
+    env = dict(os.environ) | {"ACOLHE_WHATSAPP_PORT": port}
+
+    class Ready:
+        def set(self) -> None:
+            print(f"connector listening on {port}", flush=True)
+
+    _connector(env, topic, ledger_schema, Ready())
+
+
+async def compare(args: argparse.Namespace) -> None:
+    """Two connectors side by side, fed alternating bursts (`--rounds` of
+    `--burst-seconds` each): asyncio's loop against uvloop's (`--compare-loops`), or
+    another checkout's code against this one's (`--against`). Prints the CPU each spends
+    a request, per round and in all."""
     settings = Settings.from_env()
     run = uuid.uuid4().hex[:6]
     topic = f"bench.webhooks.{run}"
     await ensure_topics(settings.kafka, [TopicSpec(topic, 12), TopicSpec(f"{topic}.outbound", 12)])
-    servers = {}
+    servers: dict[str, tuple[Any, int]] = {}
+    if args.against:
+        plan = [("other", 18402, args.against), ("this", 18403, None)]
+    else:
+        plan = [("asyncio", 18402, None), ("uvloop", 18403, None)]
     try:
-        for label, port in (("asyncio", 18402), ("uvloop", 18403)):
-            env = _connector_env(port) | {"BENCH_LOOP": label}
-            process = _start(_connector, env, topic, f"bench_webhooks_{run}_{label}")
+        for label, port, source in plan:
+            schema = f"bench_webhooks_{run}_{label}"
+            if source is not None:
+                process: Any = Served(source, port, topic, schema)
+                await _until_listening(port)
+            else:
+                env = _connector_env(port) | {"BENCH_LOOP": label}
+                process = _start(_connector, env, topic, schema)
             servers[label] = (process, port)
             await capacity(port, requests(args.contacts, args.contacts, port=port), 64, 120)
         totals = {label: [0.0, 0] for label in servers}
@@ -365,8 +421,11 @@ async def compare_loops(args: argparse.Namespace) -> None:
                     f"round {n + 1} {label:8} {got.rate:7,.0f} accepted/s, "
                     f"{cpu / max(got.ok, 1) * 1e6:5,.0f} us CPU a request"
                 )
-        for label, (cpu, ok) in totals.items():
-            print(f"{label:8} {cpu / max(ok, 1) * 1e6:5,.0f} us CPU a request over {ok:,} requests")
+        per = {label: cpu / max(ok, 1) * 1e6 for label, (cpu, ok) in totals.items()}
+        for label, (_, ok) in totals.items():
+            print(f"{label:8} {per[label]:5,.0f} us CPU a request over {ok:,} requests")
+        first, second = per.values()
+        print(f"{plan[1][0]} vs {plan[0][0]}: {second / first:.2f}x the CPU a request")
     finally:
         for process, _ in servers.values():
             process.kill()
@@ -452,7 +511,18 @@ if __name__ == "__main__":
         action="store_true",
         help="instead: the connector on asyncio's loop against uvloop's, side by side",
     )
+    parser.add_argument(
+        "--against",
+        metavar="CHECKOUT",
+        help="instead: another checkout's connector against this one's, side by side",
+    )
+    parser.add_argument("--serve-connector", help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--burst-seconds", type=float, default=2.0)
     options = parser.parse_args()
-    asyncio.run(compare_loops(options) if options.compare_loops else main(options))
+    if options.against:
+        options.against = os.path.abspath(options.against)
+    if options.serve_connector:
+        serve_connector(options.serve_connector)
+    else:
+        asyncio.run(compare(options) if options.compare_loops or options.against else main(options))
