@@ -104,7 +104,7 @@ def _connector(env: dict[str, str], topic: str, ledger_schema: str, ready: Any) 
                 routes=routes,
                 topic=f"{topic}.outbound",  # acolhe.outbound: MessageSent only, none here
                 ledger_schema=ledger_schema,
-                processor="bench.whatsapp",
+                processor=f"bench.whatsapp.{ledger_schema}",
             )
         )
         await _until_listening(int(env["ACOLHE_WHATSAPP_PORT"]))
