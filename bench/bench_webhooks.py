@@ -304,16 +304,43 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _show(name: str, cap: Result, fixed: Result, rate: float, cpu_s: float) -> None:
+@dataclass
+class Measured:
+    capacity: Result
+    fixed: Result
+    cpu_capacity_s: float
+    cpu_fixed_s: float
+    client_cpu_fixed_s: float
+
+
+async def measure(pid: int, port: int, args: argparse.Namespace) -> Measured:
+    """Capacity, then latency at `--rate`, with the CPU the server (and this client) used."""
+    total = int(args.rate * args.seconds)
+    cap_reqs = requests(total * 4, args.contacts, port=port, offset=10**7)
+    cpu = cpu_seconds(pid)
+    cap = await capacity(port, cap_reqs, args.connections, args.seconds)
+    cpu_cap = cpu_seconds(pid) - cpu
+    fixed_reqs = requests(total, args.contacts, port=port, offset=2 * 10**7)
+    cpu, client = cpu_seconds(pid), cpu_seconds(os.getpid())
+    fixed = await at_rate(port, fixed_reqs, args.rate, args.connections)
+    cpu_fixed, client = cpu_seconds(pid) - cpu, cpu_seconds(os.getpid()) - client
+    return Measured(cap, fixed, cpu_cap, cpu_fixed, client)
+
+
+def _show(name: str, m: Measured, rate: float) -> None:
+    cap, fixed = m.capacity, m.fixed
     print(
         f"{name:9} capacity {cap.rate:8,.0f} accepted/s ({cap.ok:,} of {cap.sent:,} in "
         f"{cap.seconds:.1f} s; p50 {cap.percentile(50):.1f} ms); server CPU "
-        f"{cpu_s / max(cap.ok, 1) * 1e6:,.0f} us a request"
+        f"{m.cpu_capacity_s / max(cap.ok, 1) * 1e6:,.0f} us a request"
     )
     print(
         f"{'':9} at {rate:,.0f}/s: achieved {fixed.rate:8,.0f}/s, {fixed.ok:,} of {fixed.sent:,} "
         f"accepted; latency p50 {fixed.percentile(50):.1f} ms, p99 {fixed.percentile(99):.1f} ms,"
-        f" max {max(fixed.latencies_ms, default=0):.1f} ms"
+        f" max {max(fixed.latencies_ms, default=0):.1f} ms; server CPU "
+        f"{m.cpu_fixed_s / max(fixed.ok, 1) * 1e6:,.0f} us a request "
+        f"({m.cpu_fixed_s / fixed.seconds:.0%} of a core; the client "
+        f"{m.client_cpu_fixed_s / fixed.seconds:.0%})"
     )
 
 
@@ -442,7 +469,6 @@ async def main(args: argparse.Namespace) -> None:
     topic = f"bench.webhooks.{run}"
     ledger_schema = f"bench_webhooks_{run}"
     await ensure_topics(settings.kafka, [TopicSpec(topic, 12), TopicSpec(f"{topic}.outbound", 12)])
-    total = int(args.rate * args.seconds)
     print(
         f"# {os.cpu_count()} cores; {args.contacts:,} citizens; capacity with "
         f"{args.connections} connections for {args.seconds:.0f} s; fixed rate {args.rate:,.0f}/s"
@@ -454,40 +480,23 @@ async def main(args: argparse.Namespace) -> None:
         bare = _start(_bare, port)
         warm = requests(args.contacts, args.contacts, port=port)
         await capacity(port, warm, args.connections, 60)
-        cap_reqs = requests(total * 4, args.contacts, port=port, offset=10**7)
-        cpu = cpu_seconds(bare.pid)
-        cap = await capacity(port, cap_reqs, args.connections, args.seconds)
-        cpu = cpu_seconds(bare.pid) - cpu
-        fixed = await at_rate(
-            port,
-            requests(total, args.contacts, port=port, offset=2 * 10**7),
-            args.rate,
-            args.connections,
-        )
+        bare_m = await measure(bare.pid, port, args)
         bare.kill()
-        _show("bare", cap, fixed, args.rate, cpu)
-        bare_cap = cap.rate
+        _show("bare", bare_m, args.rate)
 
         # the connector
         port = 18401
         connector = _start(_connector, _connector_env(port), topic, ledger_schema)
         warm = requests(args.contacts, args.contacts, port=port)
         w = await capacity(port, warm, args.connections, 120)
-        cap_reqs = requests(total * 4, args.contacts, port=port, offset=10**7)
-        cpu = cpu_seconds(connector.pid)
-        cap = await capacity(port, cap_reqs, args.connections, args.seconds)
-        cpu = cpu_seconds(connector.pid) - cpu
-        fixed = await at_rate(
-            port,
-            requests(total, args.contacts, port=port, offset=2 * 10**7),
-            args.rate,
-            args.connections,
-        )
+        m = await measure(connector.pid, port, args)
         connector.terminate()
         connector.join(30)
-        _show("connector", cap, fixed, args.rate, cpu)
-        print(f"connector vs bare handler (capacity): {cap.rate / bare_cap:.2f}x")
-        accepted = w.ok + cap.ok + fixed.ok
+        _show("connector", m, args.rate)
+        print(
+            f"connector vs bare handler (capacity): {m.capacity.rate / bare_m.capacity.rate:.2f}x"
+        )
+        accepted = w.ok + m.capacity.ok + m.fixed.ok
         records, distinct = await _count(settings, topic)
         print(
             f"topic: {records:,} MessageReceived records, {distinct:,} event ids; "
