@@ -5,7 +5,7 @@ a bare aiohttp handler that does nothing, measured in the same run.
     .venv/bin/python -m bench.bench_webhooks [--rate 3000] [--seconds 10] [--connections 64]
         [--contacts 2000]
     .venv/bin/python -m bench.bench_webhooks --compare-loops [--rounds 6] [--burst-seconds 2]
-    .venv/bin/python -m bench.bench_webhooks --against ../other-checkout [--rounds 6]
+    .venv/bin/python -m bench.bench_webhooks --against ../other-checkout [--python PY] [--rounds 6]
 
 Accepted means durable in Kafka: the connector answers 200 only after the broker
 acknowledged the events (acks=all). Each server runs alone in its own process (spawned),
@@ -373,11 +373,11 @@ def _connector_env(port: int) -> dict[str, str]:
 class Served:
     """A connector in a process of its own, from another checkout's code."""
 
-    def __init__(self, source: str, port: int, topic: str, ledger_schema: str) -> None:
+    def __init__(self, source: str, port: int, topic: str, ledger_schema: str, python: str) -> None:
         env = _connector_env(port) | {"PYTHONPATH": source}
         self.process = subprocess.Popen(
             [
-                sys.executable,
+                python,
                 "-m",
                 "bench.bench_webhooks",
                 "--serve-connector",
@@ -424,7 +424,7 @@ async def compare(args: argparse.Namespace) -> None:
         for label, port, source in plan:
             schema = f"bench_webhooks_{run}_{label}"
             if source is not None:
-                process: Any = Served(source, port, topic, schema)
+                process: Any = Served(source, port, topic, schema, args.python or sys.executable)
                 await _until_listening(port)
             else:
                 env = _connector_env(port) | {"BENCH_LOOP": label}
@@ -524,6 +524,12 @@ if __name__ == "__main__":
         "--against",
         metavar="CHECKOUT",
         help="instead: another checkout's connector against this one's, side by side",
+    )
+    parser.add_argument(
+        "--python",
+        metavar="INTERPRETER",
+        help="with --against: run the other checkout's connector on this interpreter "
+        "(another Python version's venv, say); default this one",
     )
     parser.add_argument("--serve-connector", help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=6)
