@@ -30,6 +30,8 @@ DEFAULT_POLL_SECONDS: Final = 30
 DEFAULT_TIMEOUT_SECONDS: Final = 30
 DEFAULT_ACCEPT_SECONDS: Final = 30
 DEFAULT_CONCURRENT_MAILS: Final = 4
+DEFAULT_SMTP_CONNECTIONS: Final = 100
+DEFAULT_SMTP_CONNECTIONS_PER_CLIENT: Final = 10  # Postfix's smtpd_client_connection_count_limit
 _ADDRESS: Final = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+"
 )
@@ -87,6 +89,12 @@ class EmailSettings:
     """How long one mail may take to become durable before the sender is told to retry."""
     max_concurrent_mails: int = DEFAULT_CONCURRENT_MAILS
     """Mails parsed and published at once (bounds the memory: each holds its raw bytes)."""
+    smtp_max_connections: int = DEFAULT_SMTP_CONNECTIONS
+    """SMTP sessions open at once, from everyone: each may buffer a DATA body up to
+    `max_message_bytes`, so this times that bounds the listener's memory."""
+    smtp_max_connections_per_client: int = DEFAULT_SMTP_CONNECTIONS_PER_CLIENT
+    """SMTP sessions open at once from one client address, so one host cannot take every
+    place of `smtp_max_connections`."""
 
     def __post_init__(self) -> None:
         if not self.domain:
@@ -160,6 +168,14 @@ class EmailSettings:
             ),
             max_concurrent_mails=read.positive_int(
                 env, "ACOLHE_EMAIL_MAX_CONCURRENT_MAILS", DEFAULT_CONCURRENT_MAILS
+            ),
+            smtp_max_connections=read.positive_int(
+                env, "ACOLHE_EMAIL_SMTP_MAX_CONNECTIONS", DEFAULT_SMTP_CONNECTIONS
+            ),
+            smtp_max_connections_per_client=read.positive_int(
+                env,
+                "ACOLHE_EMAIL_SMTP_MAX_CONNECTIONS_PER_CLIENT",
+                DEFAULT_SMTP_CONNECTIONS_PER_CLIENT,
             ),
         )
 

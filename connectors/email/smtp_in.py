@@ -24,6 +24,25 @@ What each SMTP command is answered, and why:
     sending server retries, and the retry repeats every id).
 Lines above 1000 octets are refused 500 by aiosmtpd (RFC 5321 4.5.3.1.6).
 
+Connections are bounded before a session starts (`Sessions`, one per listener): above
+`smtp_max_connections_per_client` open sessions from one address, a connection is answered
+`421 4.7.0 Too many connections from your address`, above `smtp_max_connections` in all
+`421 4.3.2 Too many connections`, and closed; a sending server retries a 421 later, so
+nothing is lost. Each open session may buffer one DATA body up to `max_message_bytes`, so
+the listener holds at most `smtp_max_connections` x `max_message_bytes` octets of mail
+(aiosmtpd keeps each line as its own object: a body of very short lines costs many times
+its octets, tens of times for empty lines). The steps of a connection, in order:
+1. `Gate.connection_made`: the client's address takes a place in `Sessions`, or the
+   connection gets the 421 line and is closed at once. A refused connection never reaches
+   aiosmtpd: no `SMTP` is built (no buffers, no greeting, no timer, no task, no log line
+   per connection), and nothing is ever read from it;
+2. with a place, the gate builds a `BoundedSMTP`, hands it the transport
+   (`set_protocol`) and calls its `connection_made`: from then on the session is
+   aiosmtpd's, unchanged;
+3. `BoundedSMTP.connection_lost` (every end goes through it: QUIT, the client gone, the
+   idle timeout, an error) gives the place back, once, then aiosmtpd tears the session
+   down.
+
 Must not depend on imaplib; holds no rule about what a mail means (that is `intake.py`'s
 and the pure modules').
 """
@@ -31,9 +50,11 @@ and the pure modules').
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import re
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any, Final, Literal, cast
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -47,7 +68,17 @@ NOT_OURS: Final = (
     "550 5.7.1 Relaying denied: this server takes mail only for the office's mailboxes"
 )
 TRY_LATER: Final = "451 4.3.0 Temporarily unable to accept the message; try again later"
+TOO_MANY_FROM_CLIENT: Final = "421 4.7.0 Too many connections from your address; try again later"
+TOO_MANY: Final = "421 4.3.2 Too many connections; try again later"
+AIOSMTPD_LOGGER: Final = "mail.log"
 _UNPRINTABLE: Final = re.compile(r"[^\x20-\x7e]+")
+Limit = Literal["per_client", "total"]
+_ANSWERS: Final[dict[Limit, bytes]] = {
+    "per_client": TOO_MANY_FROM_CLIENT.encode() + b"\r\n",
+    "total": TOO_MANY.encode() + b"\r\n",
+}
+INTERNAL_ERROR: Final = "421 4.3.0 Internal error; try again later"
+_INTERNAL_ERROR: Final = INTERNAL_ERROR.encode() + b"\r\n"
 
 
 class MailHandler:
@@ -111,31 +142,174 @@ class MailHandler:
     async def handle_exception(self, error: Exception) -> str:
         """An unexpected failure in a command: temporary, and no detail leaks out."""
         log.error("SMTP session failed", extra={"error": repr(error)[:300]})
-        return "421 4.3.0 Internal error; try again later"
+        return INTERNAL_ERROR
 
 
-def smtp_factory(config: EmailSettings, handler: MailHandler) -> Any:
-    """A protocol factory for `loop.create_server`: one aiosmtpd `SMTP` per connection."""
+class Sessions:
+    """The SMTP sessions open on one listener, in all and by client address: the places
+    `BoundedSMTP` takes and gives back. Shared by the listener's connections, which all run
+    on its event loop (no lock). Holds an entry only per address with a session open."""
 
-    def build() -> SMTP:
-        return SMTP(
+    def __init__(self, max_total: int, max_per_client: int) -> None:
+        self.max_total = max_total
+        self.max_per_client = max_per_client
+        self.open = 0
+        self.refused = 0
+        self._by_client: dict[str, int] = {}
+        self._refused_in_a_row = 0
+
+    def take(self, client: str) -> Limit | None:
+        """A place for a session from `client`, or the limit that refuses it (the client's
+        own first, so that a flood from one host is told so)."""
+        held = self._by_client.get(client, 0)
+        if held >= self.max_per_client:
+            return self._refuse("per_client", self.max_per_client)
+        if self.open >= self.max_total:
+            return self._refuse("total", self.max_total)
+        if self._refused_in_a_row:
+            log.info("SMTP connections taken again", extra={"refused": self._refused_in_a_row})
+            self._refused_in_a_row = 0
+        self.open += 1
+        self._by_client[client] = held + 1
+        return None
+
+    def give_back(self, client: str) -> None:
+        self.open -= 1
+        left = self._by_client[client] - 1
+        if left:
+            self._by_client[client] = left
+        else:
+            del self._by_client[client]
+
+    def _refuse(self, limit: Limit, maximum: int) -> Limit:
+        self.refused += 1
+        self._refused_in_a_row += 1
+        # Once per run of refusals, not once per connection: a flood must not flood the log.
+        # No address: the counts say what an operator needs.
+        if self._refused_in_a_row == 1:
+            log.warning(
+                "SMTP connections refused 421: too many at once; senders retry later",
+                extra={"limit": limit, "max": maximum, "open": self.open},
+            )
+        return limit
+
+
+class Gate(asyncio.Protocol):
+    """The first protocol of every connection: steps 1-2 of the module docstring."""
+
+    def __init__(self, sessions: Sessions, build: Callable[[str], SMTP]) -> None:
+        self._sessions = sessions
+        self._build = build
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        client = client_address(transport.get_extra_info("peername"))
+        limit = self._sessions.take(client)
+        if limit is not None:
+            answer_and_close(transport, _ANSWERS[limit])
+            return
+        try:
+            session = self._build(client)
+        except Exception:
+            self._sessions.give_back(client)
+            log.exception("SMTP session could not start")
+            answer_and_close(transport, _INTERNAL_ERROR)
+            return
+        # Reading starts only after this callback returns, so the session sees every byte.
+        transport.set_protocol(session)
+        session.connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Only a refused connection ends here: it held no place."""
+
+
+def answer_and_close(transport: asyncio.BaseTransport, line: bytes) -> None:
+    """One reply line, then the connection closed: the line is sent before the close, and
+    reading never starts on a transport closed in `connection_made`."""
+    # uvloop's transports are not asyncio.WriteTransport subclasses: no isinstance check.
+    writable = cast(asyncio.WriteTransport, transport)
+    writable.write(line)
+    transport.close()
+
+
+class BoundedSMTP(SMTP):
+    """aiosmtpd's `SMTP` holding a place in `Sessions` for `client`: step 3 of the module
+    docstring."""
+
+    def __init__(
+        self, sessions: Sessions, client: str, handler: MailHandler, **options: Any
+    ) -> None:
+        super().__init__(handler, **options)
+        self._sessions = sessions
+        self._client: str | None = client
+        """None once the place is given back (aiosmtpd may call `connection_lost` twice)."""
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._client is not None:
+            self._sessions.give_back(self._client)
+            self._client = None
+        super().connection_lost(error)
+
+
+def client_address(peername: object) -> str:
+    """The client's IP address, an IPv4-mapped IPv6 one (from a dual-stack listener) as
+    IPv4 so that it counts as the same client; "" when the transport gives none."""
+    if not isinstance(peername, tuple) or not peername:
+        return ""
+    host = str(peername[0])
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+def smtp_factory(
+    config: EmailSettings, handler: MailHandler, *, idle_timeout_s: float = IDLE_TIMEOUT_S
+) -> Callable[[], asyncio.Protocol]:
+    """A protocol factory for `loop.create_server`: a `Gate` per connection, all counting
+    in the one `Sessions` of this factory (so: of one listener)."""
+    sessions = Sessions(config.smtp_max_connections, config.smtp_max_connections_per_client)
+    # aiosmtpd logs every command line at INFO (MAIL FROM and RCPT TO addresses, the
+    # client's address): personal data, which acolhe never writes to its logs. Its warnings
+    # and errors still come through.
+    logging.getLogger(AIOSMTPD_LOGGER).setLevel(logging.WARNING)
+
+    def session(client: str) -> SMTP:
+        return BoundedSMTP(
+            sessions,
+            client,
             handler,
             data_size_limit=config.max_message_bytes,
             hostname=config.domain,
             ident="acolhe ESMTP",
-            timeout=IDLE_TIMEOUT_S,
+            timeout=idle_timeout_s,
         )
 
-    return build
+    return lambda: Gate(sessions, session)
 
 
-async def listen(config: EmailSettings, handler: MailHandler) -> asyncio.Server:
-    """The listener on `config.smtp_host:smtp_port`, serving (port 0: a free one)."""
+async def listen(
+    config: EmailSettings, handler: MailHandler, *, idle_timeout_s: float = IDLE_TIMEOUT_S
+) -> asyncio.Server:
+    """The listener on `config.smtp_host:smtp_port`, serving (port 0: a free one);
+    `idle_timeout_s` is the time allowed between commands (shorter in tests)."""
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        smtp_factory(config, handler), host=config.smtp_host, port=config.smtp_port
+        smtp_factory(config, handler, idle_timeout_s=idle_timeout_s),
+        host=config.smtp_host,
+        port=config.smtp_port,
     )
-    log.info("SMTP listening", extra={"host": config.smtp_host, "port": listening_port(server)})
+    log.info(
+        "SMTP listening",
+        extra={
+            "host": config.smtp_host,
+            "port": listening_port(server),
+            "max_connections": config.smtp_max_connections,
+            "max_connections_per_client": config.smtp_max_connections_per_client,
+        },
+    )
     return server
 
 

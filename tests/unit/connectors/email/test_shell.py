@@ -40,6 +40,14 @@ def test_given_the_minimum_the_settings_have_safe_defaults_and_no_imap() -> None
     assert config.media_dir == Path("/tmp/state/media")
     assert config.is_office_mailbox("TRIAGEM@defensoria.sp.def.br")
     assert not config.is_office_mailbox("outra@defensoria.sp.def.br")
+    assert (config.smtp_max_connections, config.smtp_max_connections_per_client) == (100, 10)
+
+
+def test_the_smtp_connection_limits_are_read_from_their_variables() -> None:
+    config = read(
+        ACOLHE_EMAIL_SMTP_MAX_CONNECTIONS=" 40 ", ACOLHE_EMAIL_SMTP_MAX_CONNECTIONS_PER_CLIENT="4"
+    )
+    assert (config.smtp_max_connections, config.smtp_max_connections_per_client) == (40, 4)
 
 
 def test_imap_is_configured_only_with_a_host_and_then_needs_its_login() -> None:
@@ -65,6 +73,11 @@ def test_imap_is_configured_only_with_a_host_and_then_needs_its_login() -> None:
         ({"ACOLHE_EMAIL_RELAY_HOST": ""}, "ACOLHE_EMAIL_RELAY_HOST"),
         ({"ACOLHE_EMAIL_SMTP_PORT": "70000"}, "ACOLHE_EMAIL_SMTP_PORT"),
         ({"ACOLHE_EMAIL_MAX_MESSAGE_BYTES": "0"}, "ACOLHE_EMAIL_MAX_MESSAGE_BYTES"),
+        ({"ACOLHE_EMAIL_SMTP_MAX_CONNECTIONS": "0"}, "ACOLHE_EMAIL_SMTP_MAX_CONNECTIONS"),
+        (
+            {"ACOLHE_EMAIL_SMTP_MAX_CONNECTIONS_PER_CLIENT": "ten"},
+            "ACOLHE_EMAIL_SMTP_MAX_CONNECTIONS_PER_CLIENT",
+        ),
         ({"ACOLHE_EMAIL_RELAY_STARTTLS": "maybe"}, "ACOLHE_EMAIL_RELAY_STARTTLS"),
         (
             {
