@@ -13,6 +13,11 @@ What the mail carries and why:
 - Auto-Submitted (RFC 3834) on the bot's and the system's mail, so that the citizen's
   auto-responder does not answer a machine and start a loop.
 - A UTF-8 text body in quoted-printable, and the attachments' content.
+A subject that is not plain ASCII is written as RFC 2047 encoded words cut by us, every
+character (spaces too) inside a word: Python's header folder, when it cuts a long subject
+into encoded words at a space, makes that space the fold between them, and a reader drops
+whitespace between encoded words (RFC 2047 section 6.2), so the citizen saw "word¡" for
+"word ¡" (found by tests/unit/connectors/email/test_properties.py).
 Header injection is impossible by construction: every text that reaches a header has its
 line breaks and other control characters folded to spaces first, and addresses are
 validated, not cleaned.
@@ -22,6 +27,7 @@ Pure: no I/O, no clock (the Date is an argument); must not depend on Kafka or Po
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
@@ -29,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, Policy
 from email.utils import format_datetime
 
 from connectors.email import threads
@@ -44,6 +50,7 @@ _SPACES = re.compile(r"\s+")
 _ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]{1,253}$")
 _MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
 MAX_SUBJECT = 250
+_WORD_BYTES = 39  # UTF-8 bytes an encoded word carries: 52 base64 digits, a 64-character word
 
 
 class Undeliverable(BadInput):
@@ -92,6 +99,43 @@ def reply_subject(subject: str | None, *, is_reply: bool, default: str) -> str:
     return text[:MAX_SUBJECT]
 
 
+class EncodedHeader(str):
+    """A header value (its text, as read back) that folds as the encoded words it was given:
+    `email.policy` takes a value with a `name` for a header object and uses its `fold`."""
+
+    name: str
+    _words: tuple[str, ...]
+
+    def __new__(cls, name: str, text: str) -> EncodedHeader:
+        value = super().__new__(cls, text)
+        value.name = name
+        value._words = tuple(encoded_words(text))
+        return value
+
+    def fold(self, *, policy: Policy) -> str:
+        return f"{self.name}: " + f"{policy.linesep} ".join(self._words) + policy.linesep
+
+
+def encoded_words(text: str) -> list[str]:
+    """`text` as RFC 2047 "B" encoded words in UTF-8, each at most `_WORD_BYTES` bytes of
+    text, cut between characters (never inside one)."""
+    words, chunk = [], b""
+    for ch in text:
+        raw = ch.encode("utf-8")
+        if chunk and len(chunk) + len(raw) > _WORD_BYTES:
+            words.append(chunk)
+            chunk = b""
+        chunk += raw
+    if chunk or not words:
+        words.append(chunk)
+    return [f"=?utf-8?b?{base64.b64encode(w).decode()}?=" for w in words]
+
+
+def subject_header(text: str) -> str:
+    """The Subject's value: as it is when plain ASCII, else `EncodedHeader` (see above)."""
+    return text if text.isascii() else EncodedHeader("Subject", text)
+
+
 def compose_message(
     sent: MessageSent,
     *,
@@ -127,8 +171,8 @@ def compose_message(
         display_name=one_line(mailbox.display_name or ""), addr_spec=_checked(mailbox.address)
     )
     msg["To"] = Address(addr_spec=recipient)
-    msg["Subject"] = reply_subject(
-        subject, is_reply=bool(parent or references), default=mailbox.default_subject
+    msg["Subject"] = subject_header(
+        reply_subject(subject, is_reply=bool(parent or references), default=mailbox.default_subject)
     )
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = threads.bracket(message_id)

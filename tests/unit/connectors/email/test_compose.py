@@ -115,6 +115,23 @@ def test_first_message_subject_has_no_re() -> None:
     assert reply_subject("Sua consulta", is_reply=False, default="x") == "Sua consulta"
 
 
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "0000000¡¡¡¡¡¡𐀀𐀀𐀀𐀀𐀀 ¡ ¡",  # Python's folder lost the space before the last "¡ ¡"
+        "Orientação sobre a audiência de custódia do meu filho, marcada para amanhã às 9h",
+        "Pensão  alimentícia",
+        "ação",
+    ],
+)
+def test_a_long_non_ascii_subject_reaches_the_citizen_with_every_space(subject: str) -> None:
+    raw = compose_message(_sent(email_subject=subject), mailbox=MAILBOX, date=SENT_AT).raw
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert all(len(line) <= 78 for line in head.split(b"\r\n"))
+    msg = message_from_bytes(raw, policy=policy.default)
+    assert msg["Subject"] == "Re: " + one_line(subject)
+
+
 def test_line_breaks_in_subject_and_names_are_folded_not_injected() -> None:
     sent = _sent(email_subject="Oi\r\nBcc: vitima@example.com\nX-Evil: 1")
     mailbox = OfficeMailbox("atendimento@defensoria.sp.def.br", "Defensoria\r\nBcc: x@y.com")
