@@ -30,8 +30,9 @@ Connections are bounded before a session starts (`Sessions`, one per listener): 
 `421 4.3.2 Too many connections`, and closed; a sending server retries a 421 later, so
 nothing is lost. Each open session may buffer one DATA body up to `max_message_bytes`, so
 the listener holds at most `smtp_max_connections` x `max_message_bytes` octets of mail
-(aiosmtpd keeps each line as its own object: a body of very short lines costs many times
-its octets, tens of times for empty lines). The steps of a connection, in order:
+(`BoundedSMTP.smtp_DATA` reads the body in chunks into one buffer, `smtp_data`: about
+twice its size in memory at the end; aiosmtpd's own reader kept an object per line, about
+75 times the size of a body of empty lines). The steps of a connection, in order:
 1. `Gate.connection_made`: the client's address takes a place in `Sessions`, or the
    connection gets the 421 line and is closed at once. A refused connection never reaches
    aiosmtpd: no `SMTP` is built (no buffers, no greeting, no timer, no task, no log line
@@ -56,10 +57,11 @@ import re
 from collections.abc import Callable
 from typing import Any, Final, Literal, cast
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 
 from connectors.email.config import EmailSettings
 from connectors.email.intake import Accepted, MailIntake, Refused, SetAside, Unavailable
+from connectors.email.smtp_data import ClientGone, Refusal, read_data
 
 log = logging.getLogger(__name__)
 MAX_RECIPIENTS: Final = 100
@@ -248,6 +250,42 @@ class BoundedSMTP(SMTP):
             self._sessions.give_back(self._client)
             self._client = None
         super().connection_lost(error)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        """aiosmtpd's DATA command with the body read by `smtp_data.read_data` (in chunks,
+        into one buffer) instead of line by line into an object per line; the same answers
+        (aiosmtpd 1.4's `SMTP.smtp_DATA`, whose hooks and helpers this calls)."""
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            body = await read_data(
+                self._reader, limit=self.data_size_limit, line_limit=self.line_length_limit
+            )
+        except asyncio.CancelledError:  # the connection was reset (aiosmtpd's own path)
+            self._writer.close()
+            raise
+        except ClientGone:  # the client left before the end: nothing to answer
+            self._writer.close()
+            return
+        if body is Refusal.TOO_LONG:
+            await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
+        elif body is Refusal.TOO_MUCH:
+            await self.push("552 Error: Too much mail data")
+        else:
+            self.envelope.content = self.envelope.original_content = body
+            status = await self._call_handler_hook("DATA")
+            self._set_post_data_state()  # type: ignore[no-untyped-call]  # aiosmtpd's own
+            await self.push("250 OK" if status is MISSING else status)
+            return
+        self._set_post_data_state()  # type: ignore[no-untyped-call]  # aiosmtpd's own
 
 
 def client_address(peername: object) -> str:
