@@ -285,12 +285,12 @@ class Codec:
             raise UnknownEvent(f"unknown schema id {schema_id}")
         return found
 
-    def peek(self, data: bytes) -> Peeked:
+    def peek(self, data: bytes, writer: EventSchema | None = None) -> Peeked:
         """The event's type, id and time, read from the frame and the envelope's first two
         fields (every acolhe event starts with `event_id` and `occurred_at`); the rest of
         the body is not read. Far cheaper than `decode` for a processor that only needs to
-        route, count or time an event."""
-        writer = self.writer_of(data)
+        route, count or time an event. `writer`: `writer_of(data)`, when the caller has it."""
+        writer = writer or self.writer_of(data)
         if not writer.has_envelope:
             raise DecodeError(f"{writer.name} does not start with the acolhe envelope")
         view = memoryview(data)
@@ -312,13 +312,15 @@ class Codec:
         keyring: KeyRing | None = None,
         *,
         expect: Container[str] | None = None,
+        writer: EventSchema | None = None,
     ) -> Decoded:
         """The event in `data`, as its current schema; personal fields opened with `keyring`.
 
         Without a key ring, personal fields stay sealed (bytes). With `expect`, an event of
-        any other type is refused (a record of the wrong type on a topic).
+        any other type is refused (a record of the wrong type on a topic). `writer`:
+        `writer_of(data)`, when the caller has it already.
         """
-        writer = self.writer_of(data)
+        writer = writer or self.writer_of(data)
         if expect is not None and writer.name not in expect:
             raise DecodeError(f"unexpected event type {writer.name} here")
         reader = self.schemas.current(writer.name)

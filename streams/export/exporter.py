@@ -184,7 +184,8 @@ class _Pass:
         for m in records:
             self.read += 1
             try:
-                peeked = self.codec.peek(m.value)
+                writer = self.codec.writer_of(m.value)
+                peeked = self.codec.peek(m.value, writer)
             except BadInput:
                 self.rejected += 1
                 continue
@@ -198,7 +199,7 @@ class _Pass:
             if not (wanted or follow):
                 continue
             try:
-                record = self.codec.decode(m.value).record
+                record = self.codec.decode(m.value, writer=writer).record
             except BadInput:
                 if wanted:
                     self.rejected += 1

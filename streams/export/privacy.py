@@ -19,6 +19,7 @@ Pure: no Kafka, Postgres or files; data keys and the pseudonym key come as argum
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping, Sequence
@@ -56,6 +57,7 @@ IDENTIFYING_PERSONAL: Final = frozenset({"contact_address"})
 """Sealed fields worth a pseudonym (a join key: the phone number or email address); every
 other sealed field is free text or a description and is left out unless in clear."""
 
+PSEUDONYMS_REMEMBERED: Final = 65536
 PSEUDONYM_HEX: Final = 32  # 128 bits: no collision among billions of values
 _PSEUDONYM_CONTEXT: Final = b"acolhe/export/pseudonym/v1\x1f"
 MIN_AUTHORIZED_KEY_BYTES: Final = 32
@@ -85,10 +87,10 @@ class Redaction:
     schema: dict[str, Any]  # the exported records' Avro schema
     steps: tuple[Step, ...]
 
-    @property
+    @functools.cached_property
     def opens_sealed(self) -> bool:
         """Whether the records need their citizens' data keys (clear, or a pseudonym of a
-        sealed field)."""
+        sealed field); asked of every record, worked out once."""
         return _opens(self.steps)
 
 
@@ -119,6 +121,9 @@ def make_pseudonym(secret: bytes) -> Callable[[str], str]:
         raise ValueError("the pseudonym key must be at least 32 bytes")
     base = hmac.new(secret, _PSEUDONYM_CONTEXT, hashlib.sha256)
 
+    # A citizen's ids repeat in every event of theirs: each is hashed once per batch of
+    # recent values, not once per event.
+    @functools.lru_cache(maxsize=PSEUDONYMS_REMEMBERED)
     def pseudonym(value: str) -> str:
         mac = base.copy()
         mac.update(value.encode("utf-8"))
