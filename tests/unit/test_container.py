@@ -50,20 +50,22 @@ def test_records_read_back_as_from_fastavros_own_container_writer(data: st.DataO
 AT = datetime(2026, 11, 29, 9, 30, tzinfo=UTC)
 
 
+GOOD: dict[str, Any] = {
+    "event_id": "e-1",
+    "occurred_at": AT,
+    "correlation_id": "c",
+    "agent_id": "agent-7",
+    "capacity": 3,
+    "changed_at": AT,
+}
+
+
 def test_many_blocks_and_the_general_path_in_one_file() -> None:
     schema = exported_schema("AgentCapacityChanged", "omit")
-    good = {
-        "event_id": "e-1",
-        "occurred_at": AT,
-        "correlation_id": "c",
-        "agent_id": "agent-7",
-        "capacity": 3,
-        "changed_at": AT,
-    }
-    off_common = good | {"capacity": True}  # a bool for an int: fastavro writes it as 1
+    off_common = GOOD | {"capacity": True}  # a bool for an int: fastavro writes it as 1
     out = io.BytesIO()
     with ContainerWriter(out, schema, block_bytes=64) as w:
-        w.write([good, off_common] * 50)
+        w.write([GOOD, off_common] * 50)
     out.seek(0)
     back = list(read_container(out).records)
     assert len(back) == 100
@@ -72,19 +74,11 @@ def test_many_blocks_and_the_general_path_in_one_file() -> None:
 
 def test_a_record_that_does_not_fit_is_refused_and_the_file_stays_whole() -> None:
     schema = exported_schema("AgentCapacityChanged", "omit")
-    good = {
-        "event_id": "e-1",
-        "occurred_at": AT,
-        "correlation_id": "c",
-        "agent_id": "agent-7",
-        "capacity": 3,
-        "changed_at": AT,
-    }
     out = io.BytesIO()
     with ContainerWriter(out, schema) as w:
-        w.write([good])
+        w.write([GOOD])
         with pytest.raises(EncodeError, match="does not fit"):
-            w.write([good | {"capacity": "three"}])
-        w.write([good | {"event_id": "e-2"}])
+            w.write([GOOD | {"capacity": "three"}])
+        w.write([GOOD | {"event_id": "e-2"}])
     out.seek(0)
     assert [r["event_id"] for r in read_container(out).records] == ["e-1", "e-2"]
