@@ -4,8 +4,10 @@ WebSocket (and HTTP); visitors' messages become MessageReceived, the office's re
 
 Pure layers here: `tokens` (signed visitor tokens, on `signing`), `origins` (the Origin
 allow-list), `limits` (message size, per-visitor rate, bounded memory), `protocol` (frames),
-`resume` (sequence numbers, the resume window), `mapping` (frames <-> events). The aiohttp
-servers and the Kafka publishing sit on top of them. For each visitor frame, in order:
+`resume` (sequence numbers, the resume window), `mapping` (frames <-> events), `notices`
+(what a replica tells the others it recorded). The aiohttp servers, the Kafka publishing
+and the LISTENing that carries each message to every replica (`listener`) sit on top of
+them. For each visitor frame, in order:
 1. on connect: `OriginPolicy.check(Origin header)`, then `verify_visitor_token(...)`;
 2. `parse_client_frame(raw)`; an error frame goes back as it is; a `resume` is answered
    with `SessionWindow.after(last_seen_seq)` (a gap: `ResumeGap.to_error()`);

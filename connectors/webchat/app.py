@@ -16,7 +16,9 @@
 For each WebSocket frame, in order: the visitor's frame rate; `parse_client_frame`;
 then by type: `resume` -> exactly the messages after the last seen number; `message` ->
 connectors.webchat.chat's steps, then the ack, and the message to the session's other
-sockets; `read` -> read receipts; `typing` -> nothing yet (no event carries it).
+sockets in this process (those held by other replicas hear of it through the session
+store's notice: connectors.webchat.listener); `read` -> read receipts; `typing` -> nothing
+yet (no event carries it).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from connectors.webchat.protocol import (
     ClientResume,
     ClientTyping,
     ServerError,
+    ServerMessage,
     is_seq,
     parse_client_frame,
     serialize_server_frame,
@@ -213,12 +216,10 @@ async def _frame(
         if gap is not None:
             await conn.send(gap.to_error())
     elif isinstance(frame, ClientMessage):
-        recorded = await chat.accept_message(claims, conn.session, frame)
-        if isinstance(recorded, ServerError):
-            await conn.send(recorded)
-            return
-        await conn.acknowledge(ack_for(recorded))
-        await hub.push(conn.session.session_id, recorded, skip=conn)
+        recorded = await conn.acknowledge(chat.accept_message(claims, conn.session, frame))
+        if isinstance(recorded, ServerMessage):
+            # the visitor's other tabs here at once; those on other replicas by its notice
+            await hub.push(conn.session.session_id, recorded, skip=conn)
     elif isinstance(frame, ClientRead):
         await chat.report_read(conn.session, frame.up_to_message_id)
     elif isinstance(frame, ClientTyping):

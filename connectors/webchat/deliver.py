@@ -9,8 +9,10 @@ Steps of `deliver`, in order:
    or the contact's latest session; none, or one of another contact -> Refused;
 3. numbered into the session (durable in PostgreSQL; the same message id keeps its number,
    so a redelivery by Kafka is shown once);
-4. offered to every open socket of the session. A widget not connected now gets it when it
-   resumes, so the message counts as sent once step 3 is done.
+4. offered to every open socket of the session in this process; sockets held by other
+   replicas are brought up to it by the notice step 3 sends at commit
+   (connectors.webchat.listener). A widget not connected now gets it when it resumes, so
+   the message counts as sent once step 3 is done.
 A database failure raises: the Outbound loop tries again with backoff.
 
 Must not depend on Kafka.

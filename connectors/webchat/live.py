@@ -1,13 +1,16 @@
-"""The widgets connected now, by session: what pushes each message of a session to every
-socket of it, in order, once, with nothing skipped.
+"""The widgets connected to this process now, by session: what pushes each message of a
+session to every socket of it, in order, once, with nothing skipped.
 
 Each connection knows the highest number it has sent (`high`). A new message of the session
 (`offer`) with the next number goes out at once; one further ahead means another came in
-between, so the gap is read from the session store first; one already sent is dropped. A
-`resume` sends exactly what the store holds after the widget's last seen number. One lock
-per connection keeps these in order. A socket too slow to take a frame within
-`SEND_TIMEOUT_S` is closed (the widget reconnects and resumes): one stalled browser must not
-hold up the delivery of other sessions' replies.
+between, so the gap is read from the session store first; one already sent is dropped.
+`reach` (a notice that a message was recorded, by this process or another replica: see
+connectors.webchat.listener) sends what the store holds up to that number and was not sent.
+A `resume` sends exactly what the store holds after the widget's last seen number. One lock
+per connection keeps these in order; the visitor's own message is recorded and acked under
+it (`acknowledge`), so its notice cannot send it back to this socket ahead of its ack. A
+socket too slow to take a frame within `SEND_TIMEOUT_S` is closed (the widget reconnects and
+resumes): one stalled browser must not hold up the delivery of other sessions' replies.
 
 Must not depend on Kafka.
 """
@@ -18,17 +21,18 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable
 from typing import Final
 
 from aiohttp import web
 
 from connectors.webchat.protocol import (
-    ServerAck,
+    ServerError,
     ServerFrame,
     ServerMessage,
     serialize_server_frame,
 )
-from connectors.webchat.resume import ResumeGap
+from connectors.webchat.resume import ResumeGap, ack_for
 from connectors.webchat.sessions import SessionRef, SessionStore
 
 log = logging.getLogger(__name__)
@@ -64,14 +68,35 @@ class Connection:
             else:
                 await self._catch_up(message.seq)
 
-    async def acknowledge(self, ack: ServerAck) -> None:
-        """Ack the visitor's own message (the ack stands for it on this socket), after any
-        message numbered before it that this socket has not been sent yet."""
+    async def reach(self, seq: int) -> None:
+        """Send what the session holds up to `seq` that this socket has not been sent."""
         async with self._lock:
+            if seq > self.high:
+                await self._catch_up(seq)
+
+    async def acknowledge(
+        self, recording: Awaitable[ServerMessage | ServerError]
+    ) -> ServerMessage | ServerError:
+        """Wait for the visitor's message sent on this socket to be recorded (`recording`),
+        then ack it (the ack stands for it on this socket), after any message numbered
+        before it that this socket has not been sent yet; or send the error frame that
+        refused it. Returns what `recording` gave.
+
+        The lock is held from before the recording: its notice, heard by every process
+        (this one too), must wait, and then finds the number sent. Frames for this socket
+        wait meanwhile (the publish to Kafka and the insert: milliseconds), those for the
+        session's other sockets do not."""
+        async with self._lock:
+            recorded = await recording
+            if isinstance(recorded, ServerError):
+                await self._send(recorded)
+                return recorded
+            ack = ack_for(recorded)
             if ack.seq > self.high + 1:
                 await self._catch_up(ack.seq - 1)
             await self._send(ack)
             self.high = max(self.high, ack.seq)
+            return recorded
 
     async def resume(self, last_seen_seq: int) -> ResumeGap | None:
         """Send exactly the messages after `last_seen_seq`; a gap when the widget claims a
@@ -133,12 +158,26 @@ class Hub:
     def connections(self, session_id: str) -> tuple[Connection, ...]:
         return tuple(self._by_session.get(session_id, ()))
 
+    def sessions(self) -> tuple[str, ...]:
+        """The sessions with a socket open here."""
+        return tuple(self._by_session)
+
+    def holds(self, session_id: str) -> bool:
+        return session_id in self._by_session
+
     async def push(
         self, session_id: str, message: ServerMessage, *, skip: Connection | None = None
     ) -> int:
         """Offer a new message to every socket of the session (but `skip`); how many."""
         targets = [c for c in self.connections(session_id) if c is not skip]
         await asyncio.gather(*(c.offer(message) for c in targets))
+        return len(targets)
+
+    async def catch_up(self, session_id: str, seq: int) -> int:
+        """Bring every socket of the session up to message `seq` (`Connection.reach`); how
+        many sockets."""
+        targets = self.connections(session_id)
+        await asyncio.gather(*(c.reach(seq) for c in targets))
         return len(targets)
 
     async def close_all(self, code: int, reason: bytes) -> None:

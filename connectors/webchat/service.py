@@ -4,11 +4,13 @@ Steps of `serve`, in order:
 1. read the web chat's settings (ConfigurationError names what is missing);
 2. open PostgreSQL (the session tables, the connectors' ledger) and the idempotent producer;
 3. run together until `stop` is set: the HTTP/WebSocket API, the Outbound loop that
-   delivers the office's web chat messages to the sessions, and the hourly deletion of
-   sessions idle longer than the retention;
+   delivers the office's web chat messages to the sessions, the listener that hears of
+   every message recorded by any replica and pushes it to the sockets held here
+   (connectors.webchat.listener: so the service runs on as many replicas as wanted), and
+   the hourly deletion of sessions idle longer than the retention;
 4. on stop: the API stops taking connections and closes the open sockets with 1001 (the
-   widgets reconnect and resume), the Outbound loop finishes its batch, then the producer
-   flushes and the pool closes.
+   widgets reconnect and resume), the Outbound loop finishes its batch, the listener's
+   connection closes, then the producer flushes and the pool closes.
 """
 
 from __future__ import annotations
@@ -29,13 +31,14 @@ from connectors.webchat.app import create_app
 from connectors.webchat.chat import WebChat
 from connectors.webchat.config import WebChatSettings
 from connectors.webchat.deliver import WebChatDeliverer
+from connectors.webchat.listener import NoticeListener
 from connectors.webchat.live import Hub
 from connectors.webchat.mapping import CHANNEL
 from connectors.webchat.sessions import SessionStore
 from streams.shared.contract import Contract
 from streams.shared.events import EventRoute
 from streams.shared.kafka import make_producer
-from streams.shared.postgres import create_pool
+from streams.shared.postgres import connect, create_pool
 from streams.shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,7 @@ async def serve(
         await ledger.create_tables()
         await producer.start()
         hub = Hub()
+        listener = NoticeListener(store, hub, lambda: connect(settings.postgres))
         chat = WebChat(
             settings=web_settings,
             inbound=Inbound(contract, producer, processor=PROCESSOR, ledger=ledger, routes=routes),
@@ -89,6 +93,7 @@ async def serve(
                 app = create_app(chat, hub)
                 tasks.create_task(serve_http(app, web_settings.host, web_settings.port, stop))
                 tasks.create_task(outbound.run(stop))
+                tasks.create_task(listener.run(stop))
                 tasks.create_task(_purge(store, web_settings, stop))
         finally:
             await outbound.stop()

@@ -19,8 +19,11 @@ Numbering (`record`), in one transaction per message:
 1. lock the session's row (`FOR UPDATE`): messages of one session are numbered one at a time,
    across processes too;
 2. a message id already recorded keeps its number (a resent frame, a redelivered reply);
-3. otherwise it gets `latest_seq + 1`, and the session's `latest_seq` moves on.
-So when number n is visible, every number below it is too.
+3. otherwise it gets `latest_seq + 1`, and the session's `latest_seq` moves on;
+4. NOTIFY the store's channel with the session id and the number (connectors.webchat.notices):
+   Postgres sends it at commit, and only if the transaction commits, so every web chat
+   process hears of the message once it is readable, and never of one rolled back.
+So when number n is visible, every number below it is too, and every process is told.
 
 Must not depend on aiohttp or Kafka.
 """
@@ -32,6 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, cast
 
+from connectors.webchat.notices import Notice, channel, payload
 from connectors.webchat.protocol import Sender, ServerMessage
 from schemas.personal import Erased, seal, unseal
 from streams.shared.events import KeySource
@@ -107,6 +111,8 @@ class SessionStore:
         self._pool = pool
         self._keys = keys
         self.schema = f'"{schema}"'
+        self.channel = channel(schema)
+        """Where `record` NOTIFYs each message it numbers."""
 
     async def create_tables(self) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
@@ -151,11 +157,21 @@ class SessionStore:
         )
         return int(found) if found is not None else 0
 
+    async def latest_seqs(self, session_ids: Sequence[str]) -> dict[str, int]:
+        """The latest number of each of these sessions that exists, in one query."""
+        rows = await self._pool.fetch(
+            f"SELECT session_id, latest_seq FROM {self.schema}.sessions"
+            " WHERE session_id = ANY($1::text[])",
+            list(session_ids),
+        )
+        return {r["session_id"]: int(r["latest_seq"]) for r in rows}
+
     async def record(
         self, session: SessionRef, shown: ServerMessage, *, cause: Cause | None = None
     ) -> ServerMessage:
-        """`shown` numbered into the session (its `seq` is ignored): steps 1-3 of the
-        module's docstring. A message id recorded before comes back with its first number."""
+        """`shown` numbered into the session (its `seq` is ignored): steps 1-4 of the
+        module's docstring. A message id recorded before comes back with its first number
+        (and is not notified again)."""
         await self._keys.ensure([session.subject_id])
         key = self._keys.encryption_key(session.subject_id)
         sealed = seal(key, _field(session.session_id, shown.message_id), shown.text)
@@ -194,6 +210,11 @@ class SessionStore:
                 " WHERE session_id = $1",
                 session.session_id,
                 seq,
+            )
+            await conn.execute(
+                "SELECT pg_notify($1, $2)",
+                self.channel,
+                payload(Notice(session.session_id, seq)),
             )
         return _numbered(shown, seq)
 

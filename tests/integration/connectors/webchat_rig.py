@@ -1,6 +1,8 @@
 """A running web chat connector for tests: the aiohttp app on a real port, its Outbound
-loop, the real Kafka topic of the test and the real PostgreSQL schema of the test; and a
-reader that follows the topic, so a test waits on the events it expects (never on time)."""
+loop, its listener for the messages other replicas record, the real Kafka topic of the test
+and the real PostgreSQL schema of the test; and a reader that follows the topic, so a test
+waits on the events it expects (never on time). Two rigs on the same topic and schema are
+two replicas of the connector."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +29,7 @@ from connectors.webchat.app import SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, create_ap
 from connectors.webchat.chat import WebChat
 from connectors.webchat.config import WebChatSettings
 from connectors.webchat.deliver import WebChatDeliverer
+from connectors.webchat.listener import NoticeListener
 from connectors.webchat.live import Hub
 from connectors.webchat.origins import OriginPolicy
 from connectors.webchat.sessions import SessionStore
@@ -36,7 +39,7 @@ from schemas.events import MessageSent
 from streams.shared.contract import Contract
 from streams.shared.events import Received, TopicRoute
 from streams.shared.kafka import make_consumer, make_producer, topic_partitions
-from streams.shared.postgres import create_pool
+from streams.shared.postgres import connect, create_pool
 from streams.shared.settings import Settings
 
 WAIT_S = 30.0
@@ -63,6 +66,11 @@ class WebChatRig:
     topic: str
     publisher: Any
     http: aiohttp.ClientSession
+    hub: Hub
+    deliverer: WebChatDeliverer
+    """This replica's way out, to deliver a reply here and nowhere else (the Outbound
+    loops of two rigs read the topic in groups of their own: both would deliver it)."""
+    notices: NoticeListener
 
     @property
     def settings(self) -> WebChatSettings:
@@ -160,8 +168,10 @@ async def running_webchat(
     *,
     keys: Keys | None = None,
     tune: Callable[[WebChatSettings], WebChatSettings] = lambda s: s,
+    connect_listener: Callable[[], Awaitable[Any]] | None = None,
 ) -> AsyncIterator[WebChatRig]:
-    """The connector as `acolhe run webchat` wires it, on the test's topic and schema."""
+    """The connector as `acolhe run webchat` wires it, on the test's topic and schema.
+    `connect_listener` opens the listener's connection (a test may hold it back)."""
     keys = keys or Keys()
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
@@ -187,6 +197,13 @@ async def running_webchat(
         await ledger.create_tables()
         processor = "test.webchat"
         hub = Hub()
+        notices = NoticeListener(
+            store,
+            hub,
+            connect_listener or (lambda: connect(settings.postgres)),
+            backoff=Backoff(first_s=0.05, max_s=0.5),
+        )
+        deliverer = WebChatDeliverer(store, hub)
         chat = WebChat(
             settings=web_settings,
             inbound=Inbound(contract, producer, processor=processor, ledger=ledger, routes=routes),
@@ -197,7 +214,7 @@ async def running_webchat(
             settings,
             contract,
             producer,
-            WebChatDeliverer(store, hub),
+            deliverer,
             ledger,
             processor=f"{processor}.{uuid.uuid4().hex[:8]}",
             topic=topic,
@@ -209,7 +226,9 @@ async def running_webchat(
         await web.SockSite(runner, listener).start()
         await outbound.start()
         delivering = asyncio.create_task(outbound.run(stop))
+        listening = asyncio.create_task(notices.run(stop))
         try:
+            await asyncio.wait_for(notices.listening.wait(), WAIT_S)
             async with aiohttp.ClientSession() as http:
                 yield WebChatRig(
                     url=origin,
@@ -220,10 +239,14 @@ async def running_webchat(
                     topic=topic,
                     publisher=contract.publisher(producer, source="/test/agents", routes=routes),
                     http=http,
+                    hub=hub,
+                    deliverer=deliverer,
+                    notices=notices,
                 )
         finally:
             stop.set()
             await delivering
+            await asyncio.wait_for(listening, WAIT_S)
             await outbound.stop()
             await runner.cleanup()
     finally:
