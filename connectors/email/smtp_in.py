@@ -55,7 +55,7 @@ import ipaddress
 import logging
 import re
 from collections.abc import Callable
-from typing import Any, Final, Literal, cast
+from typing import Any, AnyStr, Final, Literal, cast
 
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 
@@ -250,6 +250,14 @@ class BoundedSMTP(SMTP):
             self._sessions.give_back(self._client)
             self._client = None
         super().connection_lost(error)
+
+    async def push(self, status: AnyStr) -> None:
+        """A reply; after a 421 the connection is closed, as RFC 5321 (3.8, 4.2.2) says a
+        421 announces (aiosmtpd would keep the session open after `handle_exception`)."""
+        await super().push(status)
+        code = status[:3]
+        if code in ("421", b"421") and self.transport is not None:
+            self.transport.close()
 
     async def smtp_DATA(self, arg: str) -> None:
         """aiosmtpd's DATA command with the body read by `smtp_data.read_data` (in chunks,

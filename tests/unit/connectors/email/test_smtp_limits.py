@@ -188,3 +188,49 @@ def test_a_session_writes_no_address_to_the_logs(caplog: pytest.LogCaptureFixtur
     assert [r[:3] for r in replies] == [b"250", b"250", b"221"]
     assert "maria.silva" not in caplog.text
     assert "127.0.0.1" not in caplog.text
+
+
+def test_an_internal_error_is_answered_421_and_the_connection_closed() -> None:
+    """A command that fails unexpectedly gets 421 4.3.0 with no detail, and then, as RFC
+    5321 says a 421 does, the connection ends (aiosmtpd alone kept it open)."""
+    from connectors.email.config import EmailSettings
+    from connectors.email.smtp_in import INTERNAL_ERROR, MailHandler, smtp_factory
+
+    config = EmailSettings.from_env(
+        {
+            "ACOLHE_EMAIL_MAILBOXES": "atendimento@defensoria.sp.def.br",
+            "ACOLHE_EMAIL_RELAY_HOST": "smtp.defensoria.sp.def.br",
+        },
+        state_dir=Path("/tmp/state"),
+    )
+
+    class Failing(MailHandler):
+        async def handle_RCPT(self, *args: Any) -> str:
+            raise RuntimeError("a bug, with internal detail")
+
+    async def session() -> tuple[bytes, bytes]:
+        server = await asyncio.get_running_loop().create_server(
+            smtp_factory(config, Failing(config, object())),  # type: ignore[arg-type]
+            "127.0.0.1",
+            0,
+        )
+        port = server.sockets[0].getsockname()[1]
+        try:
+            async with asyncio.timeout(10):
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                await reader.readline()
+                for command in (b"HELO relay.example.com", b"MAIL FROM:<a@example.com>"):
+                    writer.write(command + b"\r\n")
+                    await reader.readline()
+                writer.write(b"RCPT TO:<atendimento@defensoria.sp.def.br>\r\n")
+                answer = await reader.readline()
+                after = await reader.read()
+                writer.close()
+        finally:
+            server.close()
+            await server.wait_closed()
+        return answer, after
+
+    answer, after = asyncio.run(session())
+    assert answer == INTERNAL_ERROR.encode() + b"\r\n"
+    assert after == b""  # closed by the listener
