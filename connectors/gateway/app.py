@@ -2,7 +2,8 @@
 command event, durable in Kafka before the answer.
 
 Routes (docs/connectors.md, "Agents' gateway"): POST /v1/cases/{case_id}/reply, /transfer,
-/hold, /close, /claim; PUT /v1/agents/me/presence, /v1/agents/me/capacity.
+/hold, /close, /claim; PUT /v1/agents/me/presence, /v1/agents/me/capacity; and POST
+/v1/cases/{case_id}/typing, which is no command: steps 1-3, then connectors.gateway.indicator.
 
 A request's steps, in order (each refusal in the connectors' JSON shape, connectors.common.http):
 1. authenticate the bearer token (connectors.gateway.auth) -> 401 with WWW-Authenticate;
@@ -59,6 +60,8 @@ from connectors.gateway.commands import (
     normalized_idempotency_key,
 )
 from connectors.gateway.config import GatewaySettings
+from connectors.gateway.indicator import PATH as TYPING_PATH
+from connectors.gateway.indicator import TypingIndicator, typing_from_body
 from connectors.gateway.store import CaseDirectory, IdempotencyKeys, KeyState
 from connectors.webchat.limits import RateLimited, RateLimiter
 from schemas.events import SendReply, TransferCase
@@ -107,6 +110,7 @@ class Gateway:
     keys: IdempotencyKeys
     cases: CaseDirectory
     limiter: RateLimiter
+    indicator: TypingIndicator
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     monotonic: Callable[[], float] = time.monotonic
 
@@ -114,7 +118,7 @@ class Gateway:
         """Steps 1-8 of the module docstring."""
         arrived = time.perf_counter()
         now = self.clock()
-        claims = self._admit(request, now)
+        claims = self.admit(request, now)
         if isinstance(claims, web.Response):
             return claims
         body = await read_body(request, MAX_BODY_BYTES)
@@ -139,7 +143,29 @@ class Gateway:
             ACCEPT_SECONDS.labels(CONNECTOR).observe(time.perf_counter() - arrived)
         return answer
 
-    def _admit(self, request: web.Request, now: datetime) -> AgentClaims | web.Response:
+    async def typing(self, request: web.Request) -> web.Response:
+        """Steps 1-3, the body `{"active": bool}` (400), then connectors.gateway.indicator."""
+        claims = self.admit(request, self.clock())
+        if isinstance(claims, web.Response):
+            return claims
+        body = await read_body(request, MAX_BODY_BYTES)
+        if isinstance(body, web.Response):
+            return body
+        active = typing_from_body(body)
+        if not isinstance(active, bool):
+            return _invalid(active)
+        case_id = request.match_info["case_id"]
+        try:
+            return await self.indicator.show(claims.agent_id, case_id, active)
+        except RetriableInfrastructureError as exc:
+            return refusal(
+                503,
+                "unavailable",
+                f"{exc}; nothing was shown: retry",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
+
+    def admit(self, request: web.Request, now: datetime) -> AgentClaims | web.Response:
         """Steps 1-3 up to the body: who asks, within their rate, in JSON."""
         claims = authenticate(
             request.headers.get("Authorization"), keys=self.settings.token_keys, now=now
@@ -341,6 +367,7 @@ def make_app(gateway: Gateway) -> web.Application:
     app.middlewares.append(refusals)
     for method, path, action in ROUTES:
         app.router.add_route(method, path, _handler(gateway, action))
+    app.router.add_post(TYPING_PATH, gateway.typing)
     return app
 
 

@@ -211,7 +211,7 @@ def command_from_request(
         raise ValueError("received_at must be timezone-aware")
     problems: list[Problem] = []
     key = _idempotency_key(idempotency_key, problems)
-    data = _json_object(body, problems)
+    data = json_object(body, problems)
     if data is None:
         return InvalidRequest(tuple(problems))
     fields = _Body(data)
@@ -257,7 +257,7 @@ def _idempotency_key(header: str | None, problems: list[Problem]) -> str | None:
     return key
 
 
-def _json_object(body: bytes, problems: list[Problem]) -> dict[str, Any] | None:
+def json_object(body: bytes, problems: list[Problem]) -> dict[str, Any] | None:
     if len(body) > MAX_BODY_BYTES:
         problems.append(Problem("body", f"at most {MAX_BODY_BYTES} bytes"))
         return None

@@ -8,6 +8,8 @@
   once, then per minute.
 - ACOLHE_GATEWAY_READ_MODEL_SCHEMA (acolhe_read): where the read model's `cases` table is.
 - ACOLHE_GATEWAY_SCHEMA (acolhe_gateway): the gateway's own table of Idempotency-Keys.
+- ACOLHE_GATEWAY_WEBCHAT_SCHEMA (acolhe_webchat): the web chat's session tables (an agent's
+  typing goes to the visitor's latest session); the web chat's ACOLHE_WEBCHAT_SCHEMA.
 - ACOLHE_GATEWAY_IDEMPOTENCY_TTL_HOURS (24): how long a key is remembered.
 - ACOLHE_GATEWAY_PUBLISH_TIMEOUT_S (10): the longest wait for Kafka's acknowledgement
   before the answer is 503.
@@ -25,6 +27,7 @@ from datetime import timedelta
 from typing import Final
 
 from connectors.common.config import port, positive_int, secret
+from connectors.webchat.sessions import DEFAULT_SCHEMA as WEBCHAT_SCHEMA
 from connectors.webchat.signing import MIN_SECRET_BYTES, SigningKey
 from streams.projections.migrations import DEFAULT_SCHEMA as READ_MODEL_SCHEMA
 from streams.projections.sqltext import InvalidSchemaName, check_schema_name
@@ -46,13 +49,14 @@ class GatewaySettings:
     """Rate-limit buckets kept at most (more than the office's 3,000 agents)."""
     read_model_schema: str = READ_MODEL_SCHEMA
     schema: str = DEFAULT_SCHEMA
+    webchat_schema: str = WEBCHAT_SCHEMA
     idempotency_ttl: timedelta = timedelta(hours=24)
     publish_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
         if not self.token_keys:
             raise ConfigurationError("the gateway needs at least one token key")
-        for name in (self.read_model_schema, self.schema):
+        for name in (self.read_model_schema, self.schema, self.webchat_schema):
             try:
                 check_schema_name(name)
             except InvalidSchemaName as exc:
@@ -75,6 +79,7 @@ class GatewaySettings:
             read_model_schema=env.get("ACOLHE_GATEWAY_READ_MODEL_SCHEMA", "").strip()
             or READ_MODEL_SCHEMA,
             schema=env.get("ACOLHE_GATEWAY_SCHEMA", "").strip() or DEFAULT_SCHEMA,
+            webchat_schema=env.get("ACOLHE_GATEWAY_WEBCHAT_SCHEMA", "").strip() or WEBCHAT_SCHEMA,
             idempotency_ttl=timedelta(
                 hours=positive_int(env, "ACOLHE_GATEWAY_IDEMPOTENCY_TTL_HOURS", 24)
             ),

@@ -24,7 +24,8 @@ from connectors.common.inbound import Inbound
 from connectors.gateway.app import Gateway, make_app
 from connectors.gateway.commands import SOURCE
 from connectors.gateway.config import GatewaySettings
-from connectors.gateway.store import CaseDirectory, IdempotencyKeys
+from connectors.gateway.indicator import TypingIndicator
+from connectors.gateway.store import CaseDirectory, IdempotencyKeys, WebChatSessions
 from connectors.webchat.limits import RateLimiter
 from streams.shared.contract import Contract
 from streams.shared.errors import RetriableInfrastructureError
@@ -45,13 +46,17 @@ async def serve(settings: Settings, contract: Contract, stop: asyncio.Event) -> 
         try:
             keys = IdempotencyKeys(pool, schema=config.schema, ttl=config.idempotency_ttl)
             await keys.create_table()
+            cases = CaseDirectory(pool, schema=config.read_model_schema)
             gateway = Gateway(
                 settings=config,
                 inbound=Inbound(contract, producer, processor=SOURCE),
                 keys=keys,
-                cases=CaseDirectory(pool, schema=config.read_model_schema),
+                cases=cases,
                 limiter=RateLimiter(
                     rate=config.rate_per_s, burst=config.burst, max_keys=config.max_agents
+                ),
+                indicator=TypingIndicator(
+                    cases, WebChatSessions(pool, schema=config.webchat_schema)
                 ),
             )
             sweeper = asyncio.create_task(_sweep(keys, stop))

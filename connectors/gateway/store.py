@@ -1,8 +1,11 @@
 """What the agents' gateway reads and remembers in Postgres.
 
-- `CaseDirectory`: a case's contact and citizen, from the read model's `cases` table. The
-  citizen (`citizen_id`) is the `subject_id` whose data key seals a reply's or a transfer
-  note's text: the gateway looks it up, the agents' app never picks it.
+- `CaseDirectory`: a case's contact and citizen, channel and holder, from the read model's
+  `cases` table. The citizen (`citizen_id`) is the `subject_id` whose data key seals a
+  reply's or a transfer note's text: the gateway looks it up, the agents' app never picks it.
+- `WebChatSessions`: a contact's latest web chat session (the web chat's `sessions` table)
+  and the NOTIFY that shows the office typing in it (connectors.webchat.notices: every web
+  chat replica LISTENs there and tells the session's sockets it holds).
 - `IdempotencyKeys`: per agent, each Idempotency-Key with the fingerprint of the request it
   was first used for and the command's event id, remembered for a while (`ttl`). A key used
   again with another request is the client's mistake (HTTP 422): its event id is derived
@@ -25,6 +28,7 @@ from typing import Any, Final
 
 import asyncpg
 
+from connectors.webchat.notices import Typing, channel, payload
 from streams.projections.sqltext import render
 from streams.shared.errors import RetriableInfrastructureError
 
@@ -72,7 +76,12 @@ UPDATE {schema}.gateway_idempotency_keys SET accepted_at = $3
 WHERE agent_id = $1 AND idempotency_key = $2 AND accepted_at IS NULL
 """
 _FORGET: Final = "DELETE FROM {schema}.gateway_idempotency_keys WHERE expires_at <= $1"
-_CASE: Final = "SELECT contact_id, citizen_id FROM {schema}.cases WHERE case_id = $1"
+_CASE: Final = (
+    "SELECT contact_id, citizen_id, channel, agent_id FROM {schema}.cases WHERE case_id = $1"
+)
+_LATEST_SESSION: Final = (
+    "SELECT session_id FROM {schema}.sessions WHERE contact_id = $1 ORDER BY active_at DESC LIMIT 1"
+)
 _ERRORS: Final = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
 
@@ -81,6 +90,9 @@ class CaseRef:
     case_id: str
     contact_id: str
     citizen_id: str
+    channel: str
+    agent_id: str | None
+    """Who holds the case now; None while it waits."""
 
 
 class KeyState(enum.Enum):
@@ -125,7 +137,31 @@ class CaseDirectory:
             row = await self._pool.fetchrow(self._sql, case_id)
         if row is None:
             return None
-        return CaseRef(case_id, row["contact_id"], row["citizen_id"])
+        return CaseRef(
+            case_id, row["contact_id"], row["citizen_id"], row["channel"], row["agent_id"]
+        )
+
+
+class WebChatSessions:
+    """The web chat's session store in `schema`, as far as the gateway needs it."""
+
+    def __init__(self, pool: Any, *, schema: str) -> None:
+        self._pool = pool
+        self._latest = render(_LATEST_SESSION, schema)
+        self._channel = channel(schema)
+
+    async def latest(self, contact_id: str) -> str | None:
+        """The contact's most recently active session's id, if the contact has one."""
+        async with _database("looked a web chat session up"):
+            session_id: str | None = await self._pool.fetchval(self._latest, contact_id)
+        return session_id
+
+    async def show_typing(self, session_id: str, active: bool) -> None:
+        """NOTIFY every web chat replica (sent at once: no transaction around it)."""
+        async with _database("told the web chat an agent is typing"):
+            await self._pool.execute(
+                "SELECT pg_notify($1, $2)", self._channel, payload(Typing(session_id, active))
+            )
 
 
 class IdempotencyKeys:

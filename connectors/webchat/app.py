@@ -17,8 +17,9 @@ For each WebSocket frame, in order: the visitor's frame rate; `parse_client_fram
 then by type: `resume` -> exactly the messages after the last seen number; `message` ->
 connectors.webchat.chat's steps, then the ack, and the message to the session's other
 sockets in this process (those held by other replicas hear of it through the session
-store's notice: connectors.webchat.listener); `read` -> read receipts; `typing` -> nothing
-yet (no event carries it).
+store's notice: connectors.webchat.listener); `read` -> read receipts; `typing` -> told to
+the agent holding the contact's open case, on their live-updates channel
+(connectors.webchat.indicators; no event, no answer frame).
 """
 
 from __future__ import annotations
@@ -223,7 +224,7 @@ async def _frame(
     elif isinstance(frame, ClientRead):
         await chat.report_read(conn.session, frame.up_to_message_id)
     elif isinstance(frame, ClientTyping):
-        pass  # no event carries a visitor's typing yet: accepted, checked, not forwarded
+        await chat.report_typing(conn.session, frame.active)
 
 
 def client_address(remote: str | None, forwarded: list[str], trusted: frozenset[str]) -> str:

@@ -1,6 +1,7 @@
 """What the web chat does with a visitor's token and frames, whichever way they came (the
 WebSocket or the HTTP fallback): verify and issue tokens, take a message in, report what the
-visitor read. The aiohttp handlers (connectors.webchat.app) only carry bytes to and from it.
+visitor read, tell the agent the visitor types. The aiohttp handlers (connectors.webchat.app)
+only carry bytes to and from it.
 
 A visitor's message, in order (connectors.webchat's steps 3-5):
 1. the visitor's message rate (`RateLimiter.take`): limited -> a `rate_limited` error;
@@ -24,6 +25,7 @@ from datetime import UTC, datetime
 from connectors.common.identity import ContactIds
 from connectors.common.inbound import Inbound
 from connectors.webchat.config import WebChatSettings
+from connectors.webchat.indicators import AgentTyping
 from connectors.webchat.limits import RateLimited, RateLimiter
 from connectors.webchat.mapping import CHANNEL, message_received, record_received
 from connectors.webchat.protocol import (
@@ -63,6 +65,7 @@ class WebChat:
     inbound: Inbound
     store: SessionStore
     contact_ids: ContactIds
+    typing: AgentTyping
     clock: Callable[[], datetime] = _wall_clock
     monotonic: Callable[[], float] = time.monotonic
     message_limits: RateLimiter = field(init=False)
@@ -185,6 +188,12 @@ class WebChat:
         await self.inbound.accept(events)
         await self.store.mark_read(session, [m.message_id for m in unread])
         return len(events)
+
+    async def report_typing(self, session: SessionRef, active: bool) -> str | None:
+        """The visitor started or stopped typing: tell the agent holding the contact's open
+        case (connectors.webchat.indicators; no event: typing decides nothing). The case
+        told, or None when there is no such agent."""
+        return await self.typing.tell(session.contact_id, active)
 
 
 def _new_id(prefix: str) -> str:

@@ -17,6 +17,7 @@ like; the signing secrets are kept as `SigningKey` values, whose repr hides them
 | ACOLHE_WEBCHAT_SESSIONS_PER_MINUTE / _SESSION_BURST | tokens per client address | 30 / 20 |
 | ACOLHE_WEBCHAT_SESSION_RETENTION_HOURS | sessions kept after their last activity | 72 |
 | ACOLHE_WEBCHAT_SCHEMA | the PostgreSQL schema of the session tables | acolhe_webchat |
+| ACOLHE_WEBCHAT_READ_MODEL_SCHEMA | the read model (whom a visitor's typing is for) | acolhe_read |
 | ACOLHE_WEBCHAT_TRUSTED_PROXIES | the office's reverse proxies (X-Forwarded-For) | none |
 
 Pure: no I/O. Must not depend on aiohttp, Kafka or Postgres.
@@ -36,10 +37,14 @@ from connectors.common import config
 from connectors.webchat.origins import OriginPolicy
 from connectors.webchat.signing import SigningKey, is_valid_id
 from connectors.webchat.tokens import MAX_TTL
+from streams.projections.sqltext import InvalidSchemaName, check_schema_name
 from streams.shared.errors import ConfigurationError
 
 PREFIX: Final = "ACOLHE_WEBCHAT_"
 DEFAULT_PORT: Final = 8083
+READ_MODEL_SCHEMA: Final = "acolhe_read"
+"""streams.projections.migrations.DEFAULT_SCHEMA (not imported: that module is the asyncpg
+shell; tests/unit/connectors/webchat/test_typing_notices.py checks the two agree)."""
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
@@ -73,6 +78,8 @@ class WebChatSettings:
     """Visitors (and addresses) the rate limiters remember at most (bounded memory)."""
     retention: timedelta = timedelta(hours=72)
     schema: str = "acolhe_webchat"
+    read_model_schema: str = READ_MODEL_SCHEMA
+    """Where the read model's `cases` are: whom to tell that a visitor types."""
     trusted_proxies: frozenset[str] = frozenset()
     """Reverse proxies whose X-Forwarded-For names the client (the per-address limit)."""
 
@@ -91,6 +98,10 @@ class WebChatSettings:
             raise ConfigurationError(
                 f"{PREFIX}SCHEMA must be a lowercase SQL identifier, e.g. acolhe_webchat"
             )
+        try:
+            check_schema_name(self.read_model_schema)
+        except InvalidSchemaName as exc:
+            raise ConfigurationError(f"{PREFIX}READ_MODEL_SCHEMA: {exc}") from exc
 
     @property
     def max_frame_bytes(self) -> int:
@@ -124,6 +135,8 @@ class WebChatSettings:
                 hours=config.positive_int(env, f"{PREFIX}SESSION_RETENTION_HOURS", 72)
             ),
             schema=env.get(f"{PREFIX}SCHEMA", "").strip() or "acolhe_webchat",
+            read_model_schema=env.get(f"{PREFIX}READ_MODEL_SCHEMA", "").strip()
+            or READ_MODEL_SCHEMA,
             trusted_proxies=frozenset(config.names(env, f"{PREFIX}TRUSTED_PROXIES")),
         )
 

@@ -11,7 +11,9 @@ connectors.webchat.notices); this LISTENs. Steps of `run`, in order, until `stop
 3. on each notice for a session with a socket here, schedule that session's catch-up to
    the notice's number as a task (the callback runs inside the connection's reading and
    must not wait on a socket). Each socket's lock keeps its frames in order and a number
-   already sent is not sent again, so this process hearing its own notices is harmless;
+   already sent is not sent again, so this process hearing its own notices is harmless.
+   A typing notice (the agents' gateway: an agent typing in the session's case) schedules
+   a `typing` frame to the session's sockets here instead;
 4. every `heartbeat_s`, ask the connection something: one dropped without a word from the
    network (no FIN) would otherwise stay silent for good;
 5. the connection lost -> a warning, a wait growing with each failure in a row (`backoff`),
@@ -35,7 +37,7 @@ import asyncpg
 
 from connectors.common.outbound import Backoff
 from connectors.webchat.live import Hub
-from connectors.webchat.notices import parse
+from connectors.webchat.notices import Typing, parse
 from connectors.webchat.sessions import SessionStore
 from streams.shared.errors import RetriableInfrastructureError
 
@@ -154,7 +156,10 @@ class NoticeListener:
         notice = parse(text)
         if notice is None or not self._hub.holds(notice.session_id):
             return  # not ours, or no socket of that session here
-        self._spawn(self._catch_up(notice.session_id, notice.seq))
+        if isinstance(notice, Typing):
+            self._spawn(self._show_typing(notice))
+        else:
+            self._spawn(self._catch_up(notice.session_id, notice.seq))
 
     async def _catch_up_held(self) -> None:
         """Step 2."""
@@ -177,6 +182,16 @@ class NoticeListener:
                 "web chat: could not catch a session's sockets up",
                 exc_info=True,
                 extra={"session_id": session_id, "seq": seq},
+            )
+
+    async def _show_typing(self, notice: Typing) -> None:
+        try:
+            await self._hub.show_typing(notice.session_id, notice.active)
+        except Exception:  # ephemeral: the next typing frame, or the reply, follows
+            log.warning(
+                "web chat: could not show the office typing",
+                exc_info=True,
+                extra={"session_id": notice.session_id},
             )
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:

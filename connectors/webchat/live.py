@@ -6,7 +6,9 @@ Each connection knows the highest number it has sent (`high`). A new message of 
 between, so the gap is read from the session store first; one already sent is dropped.
 `reach` (a notice that a message was recorded, by this process or another replica: see
 connectors.webchat.listener) sends what the store holds up to that number and was not sent.
-A `resume` sends exactly what the store holds after the widget's last seen number. One lock
+A `resume` sends exactly what the store holds after the widget's last seen number.
+`show_typing` (the office typing, heard from the gateway through the listener) sends a
+`typing` frame to every socket of the session: no number, nothing stored. One lock
 per connection keeps these in order; the visitor's own message is recorded and acked under
 it (`acknowledge`), so its notice cannot send it back to this socket ahead of its ack. A
 socket too slow to take a frame within `SEND_TIMEOUT_S` is closed (the widget reconnects and
@@ -30,6 +32,7 @@ from connectors.webchat.protocol import (
     ServerError,
     ServerFrame,
     ServerMessage,
+    ServerTyping,
     serialize_server_frame,
 )
 from connectors.webchat.resume import ResumeGap, ack_for
@@ -178,6 +181,12 @@ class Hub:
         many sockets."""
         targets = self.connections(session_id)
         await asyncio.gather(*(c.reach(seq) for c in targets))
+        return len(targets)
+
+    async def show_typing(self, session_id: str, active: bool) -> int:
+        """Send the office's typing (or its end) to every socket of the session; how many."""
+        targets = self.connections(session_id)
+        await asyncio.gather(*(c.send(ServerTyping(active)) for c in targets))
         return len(targets)
 
     async def close_all(self, code: int, reason: bytes) -> None:

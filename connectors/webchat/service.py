@@ -31,6 +31,7 @@ from connectors.webchat.app import create_app
 from connectors.webchat.chat import WebChat
 from connectors.webchat.config import WebChatSettings
 from connectors.webchat.deliver import WebChatDeliverer
+from connectors.webchat.indicators import AgentTyping
 from connectors.webchat.listener import NoticeListener
 from connectors.webchat.live import Hub
 from connectors.webchat.mapping import CHANNEL
@@ -72,6 +73,7 @@ async def serve(
             inbound=Inbound(contract, producer, processor=PROCESSOR, ledger=ledger, routes=routes),
             store=store,
             contact_ids=ContactIds(settings.contact_id_key()),
+            typing=AgentTyping(pool, read_model_schema=web_settings.read_model_schema),
         )
         outbound = Outbound(
             settings,

@@ -8,7 +8,10 @@ and the id (`channel`), so two read-model schemas (a rebuild beside the live one
 and any id fits Postgres' 63-byte limit; after the rebuild's switch renames a schema, its
 channels follow the new name. A notification is a hint, not data: NOTIFY is not
 access-controlled, so its payload holds ids, status, priority and version only; the app
-reads the rows themselves under row-level security. The pattern, in order:
+reads the rows themselves under row-level security. One change comes from elsewhere: the
+web chat NOTIFYs `typing` (with `case_id` and `active`) on the agent's channel when the
+visitor of a case the agent holds starts or stops typing (connectors.webchat.indicators);
+it names no row to read and is stored nowhere. The pattern, in order:
 1. `async with listening(conn, schema, agent_id=..., queues=...) as changes:` (LISTEN is
    in place when the block starts; `conn` is a connection of its own, kept for this);
 2. read the initial state (on another connection, with the agent set): nothing committed
@@ -35,9 +38,11 @@ from streams.projections.sqltext import check_schema_name
 from streams.shared.errors import BadInput, RetriableInfrastructureError
 
 Kind = Literal["agent", "queue"]
-ChangeKind = Literal["assigned", "changed", "taken", "entered", "left", "message", "resync"]
+ChangeKind = Literal[
+    "assigned", "changed", "taken", "entered", "left", "message", "typing", "resync"
+]
 CHANGE_KINDS: Final[frozenset[str]] = frozenset(
-    {"assigned", "changed", "taken", "entered", "left", "message", "resync"}
+    {"assigned", "changed", "taken", "entered", "left", "message", "typing", "resync"}
 )
 DEFAULT_MAX_PENDING: Final = 10_000
 AGENT_ID_SETTING: Final = "acolhe.agent_id"
@@ -53,7 +58,9 @@ class Change:
     """One notification: on whose channel (`kind`, `subject`: the agent or queue id), what
     happened (`change`) to which case, and the case's shown state after it (`version`, the
     row's log offset, orders the notices of one case). `direction` (in, out) says who wrote
-    a `message`. A `resync` names no case: read everything anew."""
+    a `message`. `active` says whether the citizen is typing, in a `typing` change (its
+    case is the one the agent holds; nothing to read). A `resync` names no case: read
+    everything anew."""
 
     kind: Kind
     subject: str
@@ -64,6 +71,7 @@ class Change:
     queue_id: str | None = None
     priority: str | None = None
     direction: str | None = None
+    active: bool | None = None
 
 
 def channel(schema: str, kind: Kind, subject: str) -> str:
@@ -86,6 +94,9 @@ def parse(payload: str, *, kind: Kind, subject: str) -> tuple[str, Change]:
     if change not in CHANGE_KINDS or not isinstance(schema, str):
         raise BadInput(f"notification payload without schema or change: {payload[:200]!r}")
     version = data.get("version")
+    active = data.get("active")
+    if change == "typing" and (not isinstance(active, bool) or not _text(data.get("case_id"))):
+        raise BadInput(f"typing notification without case_id or active: {payload[:200]!r}")
     return schema, Change(
         kind=kind,
         subject=subject,
@@ -96,6 +107,7 @@ def parse(payload: str, *, kind: Kind, subject: str) -> tuple[str, Change]:
         queue_id=_text(data.get("queue_id")),
         priority=_text(data.get("priority")),
         direction=_text(data.get("direction")),
+        active=active if change == "typing" else None,
     )
 
 

@@ -25,7 +25,8 @@ from connectors.gateway.app import Gateway, make_app
 from connectors.gateway.auth import issue_agent_token
 from connectors.gateway.commands import MAX_BODY_BYTES, SOURCE, command_event_id
 from connectors.gateway.config import GatewaySettings
-from connectors.gateway.store import CaseDirectory, IdempotencyKeys
+from connectors.gateway.indicator import TypingIndicator
+from connectors.gateway.store import CaseDirectory, IdempotencyKeys, WebChatSessions
 from connectors.webchat.limits import RateLimiter
 from connectors.webchat.signing import SigningKey
 from connectors.webchat.tokens import issue_visitor_token
@@ -117,11 +118,15 @@ Start = Callable[..., Any]
 @pytest.fixture
 async def start(settings: Settings, contract: Contract, topic: str, read_model: str) -> Start:
     """Start a gateway on this test's topic and schema (options: burst, publish timeout,
-    another topic)."""
+    another topic, the web chat's session schema for typing)."""
 
     @asynccontextmanager
     async def running(
-        *, burst: int = 1000, publish_timeout_s: float = 10.0, to_topic: str | None = None
+        *,
+        burst: int = 1000,
+        publish_timeout_s: float = 10.0,
+        to_topic: str | None = None,
+        webchat_schema: str | None = None,
     ) -> AsyncIterator[Harness]:
         config = GatewaySettings(
             token_keys=(CURRENT, RETIRED),
@@ -145,6 +150,10 @@ async def start(settings: Settings, contract: Contract, topic: str, read_model: 
                 keys=keys,
                 cases=CaseDirectory(pool, schema=read_model),
                 limiter=RateLimiter(rate=config.rate_per_s, burst=burst, max_keys=100),
+                indicator=TypingIndicator(
+                    CaseDirectory(pool, schema=read_model),
+                    WebChatSessions(pool, schema=webchat_schema or read_model),
+                ),
             )
             async with TestClient(TestServer(make_app(gateway))) as client:
                 yield Harness(client, topic, settings, contract)

@@ -29,6 +29,7 @@ from connectors.webchat.app import SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, create_ap
 from connectors.webchat.chat import WebChat
 from connectors.webchat.config import WebChatSettings
 from connectors.webchat.deliver import WebChatDeliverer
+from connectors.webchat.indicators import AgentTyping
 from connectors.webchat.listener import NoticeListener
 from connectors.webchat.live import Hub
 from connectors.webchat.origins import OriginPolicy
@@ -209,6 +210,7 @@ async def running_webchat(
             inbound=Inbound(contract, producer, processor=processor, ledger=ledger, routes=routes),
             store=store,
             contact_ids=ContactIds(keys.contact),
+            typing=AgentTyping(pool, read_model_schema=web_settings.read_model_schema),
         )
         outbound = Outbound(
             settings,
