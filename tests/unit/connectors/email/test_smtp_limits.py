@@ -12,7 +12,17 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import SMTP
 
+from connectors.email.config import EmailSettings
 from connectors.email.smtp_in import TOO_MANY_FROM_CLIENT, Gate, Sessions, client_address
+
+
+def email_settings(**extra: str) -> EmailSettings:
+    """The email connector's settings for a listener on loopback (no mail goes anywhere)."""
+    env = {
+        "ACOLHE_EMAIL_MAILBOXES": "atendimento@defensoria.sp.def.br",
+        "ACOLHE_EMAIL_RELAY_HOST": "smtp.defensoria.sp.def.br",
+    }
+    return EmailSettings.from_env(env | extra, state_dir=Path("/tmp/state"))
 
 
 class Connection(asyncio.Transport):
@@ -103,17 +113,9 @@ def test_the_421_line_reaches_the_client_on_either_event_loop(loop: str) -> None
     refusal must be written and the connection closed there too (loopback, no Kafka)."""
     import uvloop
 
-    from connectors.email.config import EmailSettings
     from connectors.email.smtp_in import smtp_factory
 
-    config = EmailSettings.from_env(
-        {
-            "ACOLHE_EMAIL_MAILBOXES": "atendimento@defensoria.sp.def.br",
-            "ACOLHE_EMAIL_RELAY_HOST": "smtp.defensoria.sp.def.br",
-            "ACOLHE_EMAIL_SMTP_MAX_CONNECTIONS_PER_CLIENT": "1",
-        },
-        state_dir=Path("/tmp/state"),
-    )
+    config = email_settings(ACOLHE_EMAIL_SMTP_MAX_CONNECTIONS_PER_CLIENT="1")
 
     async def two_connections() -> tuple[bytes, bytes, bytes]:
         server = await asyncio.get_running_loop().create_server(
@@ -146,16 +148,9 @@ def test_the_421_line_reaches_the_client_on_either_event_loop(loop: str) -> None
 def test_a_session_writes_no_address_to_the_logs(caplog: pytest.LogCaptureFixture) -> None:
     """aiosmtpd logs each command line at INFO; the listener keeps the citizen's address and
     the client's out of acolhe's logs (LGPD)."""
-    from connectors.email.config import EmailSettings
     from connectors.email.smtp_in import smtp_factory
 
-    config = EmailSettings.from_env(
-        {
-            "ACOLHE_EMAIL_MAILBOXES": "atendimento@defensoria.sp.def.br",
-            "ACOLHE_EMAIL_RELAY_HOST": "smtp.defensoria.sp.def.br",
-        },
-        state_dir=Path("/tmp/state"),
-    )
+    config = email_settings()
 
     async def session() -> list[bytes]:
         server = await asyncio.get_running_loop().create_server(
@@ -193,16 +188,9 @@ def test_a_session_writes_no_address_to_the_logs(caplog: pytest.LogCaptureFixtur
 def test_an_internal_error_is_answered_421_and_the_connection_closed() -> None:
     """A command that fails unexpectedly gets 421 4.3.0 with no detail, and then, as RFC
     5321 says a 421 does, the connection ends (aiosmtpd alone kept it open)."""
-    from connectors.email.config import EmailSettings
     from connectors.email.smtp_in import INTERNAL_ERROR, MailHandler, smtp_factory
 
-    config = EmailSettings.from_env(
-        {
-            "ACOLHE_EMAIL_MAILBOXES": "atendimento@defensoria.sp.def.br",
-            "ACOLHE_EMAIL_RELAY_HOST": "smtp.defensoria.sp.def.br",
-        },
-        state_dir=Path("/tmp/state"),
-    )
+    config = email_settings()
 
     class Failing(MailHandler):
         async def handle_RCPT(self, *args: Any) -> str:
