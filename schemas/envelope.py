@@ -10,6 +10,7 @@ Must not depend on fastavro, Kafka or Postgres.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Mapping
@@ -52,13 +53,14 @@ def cloudevent_headers(
     occurred = record["occurred_at"]
     if not isinstance(occurred, datetime):
         raise ValueError("occurred_at must be a datetime")
+    spec, source_header, type_header, content = _fixed_headers(name, source, content_type)
     headers = [
-        ("ce_specversion", SPEC_VERSION.encode()),
+        spec,
         ("ce_id", str(record["event_id"]).encode()),
-        ("ce_source", source.encode()),
-        ("ce_type", f"acolhe.events.{name}".encode()),
+        source_header,
+        type_header,
         ("ce_time", _rfc3339(occurred).encode()),
-        ("content-type", content_type.encode()),
+        content,
     ]
     if subject:
         headers.append(("ce_subject", subject.encode()))
@@ -69,6 +71,19 @@ def cloudevent_headers(
     if causation:
         headers.append(("ce_causationid", str(causation).encode()))
     return headers
+
+
+@functools.lru_cache(maxsize=1024)
+def _fixed_headers(
+    name: str, source: str, content_type: str
+) -> tuple[tuple[str, bytes], tuple[str, bytes], tuple[str, bytes], tuple[str, bytes]]:
+    """The headers that are the same for every event of a type from a source: made once."""
+    return (
+        ("ce_specversion", SPEC_VERSION.encode()),
+        ("ce_source", source.encode()),
+        ("ce_type", f"acolhe.events.{name}".encode()),
+        ("content-type", content_type.encode()),
+    )
 
 
 def parse_cloudevent_headers(headers: object) -> dict[str, str]:
@@ -88,4 +103,6 @@ def parse_cloudevent_headers(headers: object) -> dict[str, str]:
 def _rfc3339(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("occurred_at must be timezone-aware")
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat().replace("+00:00", "Z")
