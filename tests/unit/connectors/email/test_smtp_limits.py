@@ -5,7 +5,9 @@ test_email_connections.py)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,14 @@ import pytest
 from aiosmtpd.smtp import SMTP
 
 from connectors.email.config import EmailSettings
-from connectors.email.smtp_in import TOO_MANY_FROM_CLIENT, Gate, Sessions, client_address
+from connectors.email.smtp_in import (
+    TOO_MANY_FROM_CLIENT,
+    Gate,
+    Sessions,
+    client_address,
+    listen,
+    listening_port,
+)
 
 
 def email_settings(**extra: str) -> EmailSettings:
@@ -21,8 +30,21 @@ def email_settings(**extra: str) -> EmailSettings:
     env = {
         "ACOLHE_EMAIL_MAILBOXES": "atendimento@defensoria.sp.def.br",
         "ACOLHE_EMAIL_RELAY_HOST": "smtp.defensoria.sp.def.br",
+        "ACOLHE_EMAIL_SMTP_PORT": "0",  # a free one
     }
     return EmailSettings.from_env(env | extra, state_dir=Path("/tmp/state"))
+
+
+@contextlib.asynccontextmanager
+async def loopback(config: EmailSettings, handler: Any = None) -> AsyncIterator[int]:
+    """The listener (`smtp_in.listen`) on a free loopback port, for these tests' sessions;
+    `handler` None: one no test sends mail through."""
+    server = await listen(config, handler)
+    try:
+        yield listening_port(server)
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 class Connection(asyncio.Transport):
@@ -113,29 +135,18 @@ def test_the_421_line_reaches_the_client_on_either_event_loop(loop: str) -> None
     refusal must be written and the connection closed there too (loopback, no Kafka)."""
     import uvloop
 
-    from connectors.email.smtp_in import smtp_factory
-
     config = email_settings(ACOLHE_EMAIL_SMTP_MAX_CONNECTIONS_PER_CLIENT="1")
 
     async def two_connections() -> tuple[bytes, bytes, bytes]:
-        server = await asyncio.get_running_loop().create_server(
-            smtp_factory(config, object()),  # type: ignore[arg-type]  # no mail is sent
-            "127.0.0.1",
-            0,
-        )
-        port = server.sockets[0].getsockname()[1]
-        try:
-            async with asyncio.timeout(10):
-                first_r, first_w = await asyncio.open_connection("127.0.0.1", port)
-                greeting = await first_r.readline()
-                second_r, second_w = await asyncio.open_connection("127.0.0.1", port)
-                refused = await second_r.readline()
-                after = await second_r.read()
+        async with loopback(config) as port, asyncio.timeout(10):
+            first_r, first_w = await asyncio.open_connection("127.0.0.1", port)
+            greeting = await first_r.readline()
+            second_r, second_w = await asyncio.open_connection("127.0.0.1", port)
+            refused = await second_r.readline()
+            after = await second_r.read()
             first_w.close()
             second_w.close()
-            return greeting, refused, after
-        finally:
-            server.close()
+        return greeting, refused, after
 
     run = uvloop.run if loop == "uvloop" else asyncio.run
     greeting, refused, after = run(two_connections())
@@ -148,31 +159,19 @@ def test_the_421_line_reaches_the_client_on_either_event_loop(loop: str) -> None
 def test_a_session_writes_no_address_to_the_logs(caplog: pytest.LogCaptureFixture) -> None:
     """aiosmtpd logs each command line at INFO; the listener keeps the citizen's address and
     the client's out of acolhe's logs (LGPD)."""
-    from connectors.email.smtp_in import smtp_factory
-
     config = email_settings()
 
     async def session() -> list[bytes]:
-        server = await asyncio.get_running_loop().create_server(
-            smtp_factory(config, object()),  # type: ignore[arg-type]  # no DATA is sent
-            "127.0.0.1",
-            0,
-        )
-        port = server.sockets[0].getsockname()[1]
         replies = []
-        try:
-            async with asyncio.timeout(10):
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                await reader.readline()
-                for command in (b"HELO relay.example.com", b"MAIL FROM:<maria.silva@example.com>"):
-                    writer.write(command + b"\r\n")
-                    replies.append(await reader.readline())
-                writer.write(b"QUIT\r\n")
+        async with loopback(config) as port, asyncio.timeout(10):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            await reader.readline()
+            for command in (b"HELO relay.example.com", b"MAIL FROM:<maria.silva@example.com>"):
+                writer.write(command + b"\r\n")
                 replies.append(await reader.readline())
-                writer.close()
-        finally:
-            server.close()
-            await server.wait_closed()
+            writer.write(b"QUIT\r\n")
+            replies.append(await reader.readline())
+            writer.close()
         return replies
 
     with caplog.at_level(logging.DEBUG):
@@ -188,7 +187,7 @@ def test_a_session_writes_no_address_to_the_logs(caplog: pytest.LogCaptureFixtur
 def test_an_internal_error_is_answered_421_and_the_connection_closed() -> None:
     """A command that fails unexpectedly gets 421 4.3.0 with no detail, and then, as RFC
     5321 says a 421 does, the connection ends (aiosmtpd alone kept it open)."""
-    from connectors.email.smtp_in import INTERNAL_ERROR, MailHandler, smtp_factory
+    from connectors.email.smtp_in import INTERNAL_ERROR, MailHandler
 
     config = email_settings()
 
@@ -197,26 +196,16 @@ def test_an_internal_error_is_answered_421_and_the_connection_closed() -> None:
             raise RuntimeError("a bug, with internal detail")
 
     async def session() -> tuple[bytes, bytes]:
-        server = await asyncio.get_running_loop().create_server(
-            smtp_factory(config, Failing(config, object())),  # type: ignore[arg-type]
-            "127.0.0.1",
-            0,
-        )
-        port = server.sockets[0].getsockname()[1]
-        try:
-            async with asyncio.timeout(10):
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        async with loopback(config, Failing(config, object())) as port, asyncio.timeout(10):  # type: ignore[arg-type]
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            await reader.readline()
+            for command in (b"HELO relay.example.com", b"MAIL FROM:<a@example.com>"):
+                writer.write(command + b"\r\n")
                 await reader.readline()
-                for command in (b"HELO relay.example.com", b"MAIL FROM:<a@example.com>"):
-                    writer.write(command + b"\r\n")
-                    await reader.readline()
-                writer.write(b"RCPT TO:<atendimento@defensoria.sp.def.br>\r\n")
-                answer = await reader.readline()
-                after = await reader.read()
-                writer.close()
-        finally:
-            server.close()
-            await server.wait_closed()
+            writer.write(b"RCPT TO:<atendimento@defensoria.sp.def.br>\r\n")
+            answer = await reader.readline()
+            after = await reader.read()
+            writer.close()
         return answer, after
 
     answer, after = asyncio.run(session())
