@@ -1,5 +1,7 @@
 """Accepted WhatsApp webhooks per second per connector process, and their latency, against
-a bare aiohttp handler that does nothing, measured in the same run.
+a bare aiohttp handler that does nothing, measured in the same run (and a do-nothing
+handler on the connector's own HTTP server, `connectors.common.lean_http`, to show what
+the HTTP layer costs).
 
     .venv/bin/acolhe stack up
     .venv/bin/python -m bench.bench_webhooks [--rate 3000] [--seconds 10] [--connections 64]
@@ -86,6 +88,21 @@ def _bare(port: int, ready: Any) -> None:
         await asyncio.Event().wait()
 
     event_loop.run(main())  # the same loop as the connector's
+
+
+def _bare_lean(port: int, ready: Any) -> None:
+    from connectors.common.lean_http import Answer, LeanServer, Request
+
+    async def handler(request: Request) -> Answer:
+        return Answer(200, b"ok", "text/plain")
+
+    async def main() -> None:
+        server = LeanServer({"/webhook": {"POST": handler}}, connector="bench")
+        await server.start(HOST, port)
+        ready.set()
+        await asyncio.Event().wait()
+
+    event_loop.run(main())
 
 
 def _connector(env: dict[str, str], topic: str, ledger_schema: str, ready: Any) -> None:
@@ -493,6 +510,15 @@ async def main(args: argparse.Namespace) -> None:
         bare_m = await measure(bare.pid, port, args)
         bare.kill()
         _show("bare", bare_m, args.rate)
+
+        # the do-nothing handler on the connector's HTTP server
+        port = 18402
+        lean = _start(_bare_lean, port)
+        warm = requests(args.contacts, args.contacts, port=port)
+        await capacity(port, warm, args.connections, 60)
+        lean_m = await measure(lean.pid, port, args)
+        lean.kill()
+        _show("bare lean", lean_m, args.rate)
 
         # the connector
         port = 18401

@@ -22,9 +22,10 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
-from connectors.common.http import serve as serve_http
 from connectors.common.identity import ContactIds
 from connectors.common.inbound import Inbound
+from connectors.common.lean_http import LeanServer, with_health
+from connectors.common.lean_http import serve as serve_http
 from connectors.common.ledger import SCHEMA, Ledger
 from connectors.common.lifecycle import stop_all_on_failure
 from connectors.common.media import FileMediaStore
@@ -105,7 +106,10 @@ async def serve(
             },
         )
         async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(serve_http(webhook.app(), config.host, config.port, stop))
+            server = LeanServer(
+                with_health(webhook.routes()), connector=CHANNEL, limits=webhook.limits()
+            )
+            tasks.create_task(serve_http(server, config.host, config.port, stop))
             tasks.create_task(stop_all_on_failure(outbound.run(stop), stop))
     finally:
         if outbound is not None:

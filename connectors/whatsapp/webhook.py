@@ -1,9 +1,12 @@
-"""The WhatsApp webhook endpoint (aiohttp): Meta's subscription handshake (GET) and its
-deliveries of messages and statuses (POST), answered only once what they carry is durable.
+"""The WhatsApp webhook endpoint: Meta's subscription handshake (GET) and its deliveries of
+messages and statuses (POST), answered only once what they carry is durable. It is served
+by `connectors.common.lean_http` (not aiohttp: see there why), which also refuses what is
+not HTTP, too large (413) or too slow before a handler sees it.
 
 Steps of a POST, in order (the answer depends on them; Meta retries any answer but 200,
 for hours, and a retry maps to the same event ids, which downstream drops):
-1. read the raw body, at most `max_body_bytes`: above it, 413 (nothing is read further);
+1. the raw body, at most `max_body_bytes` (the server's limit): above it, 413 (nothing is
+   read further);
 2. check X-Hub-Signature-256 over the raw bytes: missing, malformed or wrong -> 401, and
    the body is dead-lettered (InvalidSignature) with which of the three it was;
 3. parse it: not UTF-8 (InvalidUtf8) or not JSON (MalformedJson) -> 400 + dead letter;
@@ -47,17 +50,11 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
-from aiohttp import web
 
-from connectors.common.http import (
-    ACCEPT_SECONDS,
-    base_app,
-    read_body,
-    refusal,
-    requests_counter,
-)
+from connectors.common.http import ACCEPT_SECONDS, requests_counter
 from connectors.common.identity import ContactIds
 from connectors.common.inbound import Inbound
+from connectors.common.lean_http import Answer, Handler, Limits, Request, refusal
 from connectors.common.ledger import Ledger
 from connectors.common.media import MediaStore, MediaTooLarge
 from connectors.whatsapp.config import WhatsAppSettings
@@ -94,7 +91,8 @@ _SIGNATURE_REASONS: Final[Mapping[SignatureOutcome, str]] = {
 }
 
 
-_ACCEPTED: Final = b'{"status":"accepted"}'
+_ACCEPTED: Final = Answer(200, b'{"status":"accepted"}')
+_SIGNATURE: Final = SIGNATURE_HEADER.lower()
 _ACCEPT_SECONDS: Final = ACCEPT_SECONDS.labels(CHANNEL)
 
 
@@ -103,7 +101,7 @@ class Unavailable(Exception):
 
 
 class Webhook:
-    """The handlers, with what they need; `app()` mounts them on PATH."""
+    """The handlers, with what they need; `routes()` mounts them on PATH."""
 
     def __init__(
         self,
@@ -128,34 +126,32 @@ class Webhook:
         self._clock = clock
         self._fetches = asyncio.Semaphore(_MEDIA_FETCHES)
 
-    def app(self) -> web.Application:
-        app = base_app(client_max_size=self._config.max_body_bytes)
-        app.router.add_get(PATH, self.verify)
-        app.router.add_post(PATH, self.receive)
-        return app
+    def routes(self) -> dict[str, dict[str, Handler]]:
+        return {PATH: {"GET": self.verify, "POST": self.receive}}
 
-    async def verify(self, request: web.Request) -> web.Response:
+    def limits(self) -> Limits:
+        return Limits(max_body_bytes=self._config.max_body_bytes)
+
+    async def verify(self, request: Request) -> Answer:
         """Meta's subscription handshake: echo hub.challenge when the token is ours."""
-        outcome = check_handshake(dict(request.query), self._config.verify_token.reveal())
+        outcome = check_handshake(request.query, self._config.verify_token.reveal())
         if isinstance(outcome, HandshakeAccepted):
-            return _counted("handshake", web.Response(text=outcome.challenge))
+            answer = Answer(200, outcome.challenge.encode(), "text/plain; charset=utf-8")
+            return _counted("handshake", answer)
         log.warning("webhook handshake refused", extra={"reason": outcome.reason})
         return _counted("handshake", refusal(403, "handshake_refused", outcome.reason))
 
-    async def receive(self, request: web.Request) -> web.Response:
+    async def receive(self, request: Request) -> Answer:
         started = time.perf_counter()
         answer = await self._receive(request)
         if answer.status == 200:
             _ACCEPT_SECONDS.observe(time.perf_counter() - started)
         return _counted("webhook", answer)
 
-    async def _receive(self, request: web.Request) -> web.Response:
+    async def _receive(self, request: Request) -> Answer:
         """Steps 1-8 of the module docstring."""
-        body = await read_body(request, self._config.max_body_bytes)
-        if isinstance(body, web.Response):
-            log.warning("webhook body too large", extra={"length": request.content_length})
-            return body
-        signature = check_signature(self._secret, body, request.headers.get(SIGNATURE_HEADER))
+        body = request.body
+        signature = check_signature(self._secret, body, request.headers.get(_SIGNATURE))
         if not signature.is_valid:
             reason = _SIGNATURE_REASONS[signature]
             await self._refused(request, body, "InvalidSignature", reason)
@@ -174,7 +170,7 @@ class Webhook:
             log.warning("webhook not accepted; Meta will retry", extra={"reason": str(exc)})
             return refusal(503, "unavailable", f"{exc}; retry later")
 
-    async def _accept(self, request: web.Request, body: bytes, payload: Any) -> web.Response:
+    async def _accept(self, request: Request, body: bytes, payload: Any) -> Answer:
         found = await self._our_message_ids(payload, body)
         mapping = map_webhook(
             payload,
@@ -228,7 +224,7 @@ class Webhook:
         except Exception as exc:
             log.warning("could not make the webhook durable", exc_info=True)
             raise Unavailable("the events could not be made durable") from exc
-        return web.Response(body=_ACCEPTED, content_type="application/json")
+        return _ACCEPTED
 
     async def _our_message_ids(self, payload: Any, body: bytes) -> dict[str, str]:
         """Our message ids of the statuses that do not echo them (Meta leaves
@@ -287,7 +283,7 @@ class Webhook:
             )
         return content
 
-    async def _refused(self, request: web.Request, body: bytes, error_type: str, why: str) -> None:
+    async def _refused(self, request: Request, body: bytes, error_type: str, why: str) -> None:
         """Dead-letter an input refused with a 4xx; a failure to do so is only logged."""
         try:
             await self._dead_letter(request, body, error_type, why)
@@ -295,19 +291,19 @@ class Webhook:
             log.error("could not dead-letter a refused webhook", exc_info=True)
 
     async def _dead_letter(
-        self, request: web.Request, body: bytes, error_type: str, reason: str
+        self, request: Request, body: bytes, error_type: str, reason: str
     ) -> None:
         await self._inbound.dead_letter(
             source="http",
             payload=body,
             error_type=error_type,
             reason=reason,
-            content_type=request.headers.get("Content-Type"),
-            headers=list(request.headers.items()),
+            content_type=request.headers.get("content-type"),
+            headers=list(request.raw_headers),
         )
 
 
-def _counted(route: str, answer: web.Response) -> web.Response:
+def _counted(route: str, answer: Answer) -> Answer:
     requests_counter(CHANNEL, route, answer.status).inc()
     return answer
 

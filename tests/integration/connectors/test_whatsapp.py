@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 from aiohttp import ClientSession
-from aiohttp.test_utils import TestClient, TestServer
 from aiokafka.errors import KafkaConnectionError
 
 from connectors.common.identity import ContactIds
 from connectors.common.inbound import Inbound
+from connectors.common.lean_http import LeanServer
 from connectors.common.outbound import Sent
 from connectors.whatsapp import service
 from connectors.whatsapp.deliver import WhatsAppDeliverer
@@ -441,10 +441,15 @@ async def test_a_kafka_failure_answers_503_and_metas_retry_is_accepted(
     )
     body, headers = signed(webhook(messages=[text("wamid.retried")]), APP_SECRET)
 
-    async with TestClient(TestServer(broken.app(), host="127.0.0.1")) as client:
-        refused = await client.post(PATH, data=body, headers=headers)
-        assert refused.status == 503
-        assert (await refused.json())["error"]["code"] == "unavailable"
+    server = LeanServer(broken.routes(), connector="whatsapp", limits=broken.limits())
+    await server.start("127.0.0.1", 0)
+    try:
+        async with ClientSession(base_url=f"http://127.0.0.1:{server.port}") as client:
+            refused = await client.post(PATH, data=body, headers=headers)
+            assert refused.status == 503
+            assert (await refused.json())["error"]["code"] == "unavailable"
+    finally:
+        await server.close()
     retried = await rig.post_raw(body, headers)
 
     assert retried.status == 200

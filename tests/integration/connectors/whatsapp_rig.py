@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any, Final
 
 import asyncpg
-from aiohttp import ClientResponse
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp import ClientResponse, ClientSession
+from aiohttp.test_utils import TestServer
 
 from connectors.common.identity import ContactIds, ContactRef
 from connectors.common.inbound import Inbound
+from connectors.common.lean_http import LeanServer, with_health
 from connectors.common.ledger import Ledger
 from connectors.common.media import FileMediaStore
 from connectors.common.outbound import Backoff, Outbound
@@ -62,7 +63,8 @@ class Rig:
     producer: Any
     inbound: Inbound
     webhook: Webhook
-    client: TestClient[Any, Any]
+    client: ClientSession  # the webhook's server, as its base URL
+    server: LeanServer
     processor: str
     slept: list[float] = field(default_factory=list)
 
@@ -210,8 +212,11 @@ async def open_rig(
             contacts=contacts,
             ledger=ledger,
         )
-        client = TestClient(TestServer(webhook.app(), host="127.0.0.1"))
-        await client.start_server()
+        server = LeanServer(
+            with_health(webhook.routes()), connector="whatsapp", limits=webhook.limits()
+        )
+        await server.start("127.0.0.1", 0)
+        client = ClientSession(base_url=f"http://127.0.0.1:{server.port}")
         try:
             yield Rig(
                 settings,
@@ -227,9 +232,11 @@ async def open_rig(
                 inbound,
                 webhook,
                 client,
+                server,
                 processor,
             )
         finally:
             await client.close()
+            await server.close()
             await producer.stop()
             await graph_client.close()
