@@ -8,6 +8,7 @@ the HTTP layer costs).
         [--contacts 2000]
     .venv/bin/python -m bench.bench_webhooks --compare-loops [--rounds 6] [--burst-seconds 2]
     .venv/bin/python -m bench.bench_webhooks --against ../other-checkout [--python PY] [--rounds 6]
+        [--paced [--rate 3000]]
 
 Accepted means durable in Kafka: the connector answers 200 only after the broker
 acknowledged the events (acks=all). Each server runs alone in its own process (spawned),
@@ -433,11 +434,24 @@ def serve_connector(spec: str) -> None:
     _connector(env, topic, ledger_schema, Ready())
 
 
+async def _one_round(port: int, reqs: Sequence[bytes], args: argparse.Namespace) -> Result:
+    if not args.paced:
+        return await capacity(port, reqs, args.connections, args.burst_seconds)
+    gc.collect()
+    gc.disable()  # as in `measure`: the client's own pauses are not the server's
+    try:
+        return await at_rate(port, reqs, args.rate, args.connections)
+    finally:
+        gc.enable()
+
+
 async def compare(args: argparse.Namespace) -> None:
     """Two connectors side by side, fed alternating bursts (`--rounds` of
     `--burst-seconds` each): asyncio's loop against uvloop's (`--compare-loops`), or
     another checkout's code against this one's (`--against`). Prints the CPU each spends
-    a request, per round and in all."""
+    a request, per round and in all. With `--paced`, each round sends at `--rate` (open
+    loop) instead of back to back: the cost of requests that arrive alone, which is
+    higher than in a burst and what the fixed-rate target pays."""
     settings = Settings.from_env()
     run = uuid.uuid4().hex[:6]
     topic = f"bench.webhooks.{run}"
@@ -462,18 +476,20 @@ async def compare(args: argparse.Namespace) -> None:
         offset = 10**7
         for n in range(args.rounds):
             for label, (process, port) in servers.items():
+                per_second = args.rate if args.paced else 4000
                 reqs = requests(
-                    int(4000 * args.burst_seconds), args.contacts, port=port, offset=offset
+                    int(per_second * args.burst_seconds), args.contacts, port=port, offset=offset
                 )
                 offset += len(reqs)
                 cpu = cpu_seconds(process.pid)
-                got = await capacity(port, reqs, args.connections, args.burst_seconds)
+                got = await _one_round(port, reqs, args)
                 cpu = cpu_seconds(process.pid) - cpu
                 totals[label][0] += cpu
                 totals[label][1] += got.ok
                 print(
                     f"round {n + 1} {label:8} {got.rate:7,.0f} accepted/s, "
                     f"{cpu / max(got.ok, 1) * 1e6:5,.0f} us CPU a request"
+                    + (f", p99 {got.percentile(99):.1f} ms" if args.paced else "")
                 )
         per = {label: cpu / max(ok, 1) * 1e6 for label, (cpu, ok) in totals.items()}
         for label, (_, ok) in totals.items():
@@ -569,6 +585,11 @@ if __name__ == "__main__":
     )
     parser.add_argument("--serve-connector", help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument(
+        "--paced",
+        action="store_true",
+        help="with --against or --compare-loops: rounds at --rate instead of bursts",
+    )
     parser.add_argument("--burst-seconds", type=float, default=2.0)
     options = parser.parse_args()
     if options.against:
