@@ -24,7 +24,9 @@ For each server, in order:
 3. latency at a fixed rate: requests are sent on a schedule of `--rate` a second (open
    loop, so a slow answer does not slow the schedule) for `--seconds`; latency is taken
    from each request's scheduled time (no coordinated omission): p50, p99, max. The
-   client's garbage collector is off meanwhile, so that its own pauses are not counted.
+   client's garbage collector is off meanwhile, so that its own pauses are not counted, and
+   its longest stall (a pause beyond a 1 ms sleep) is printed: a figure from a run whose
+   client stalled for long is suspect.
 Afterwards the topic is counted: it must hold every accepted message, each event id once
 per acceptance (nothing lost).
 
@@ -233,6 +235,7 @@ class Result:
     ok: int
     seconds: float
     latencies_ms: list[float]
+    client_stall_ms: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -277,10 +280,12 @@ async def at_rate(port: int, reqs: Sequence[bytes], rate: float, connections: in
         pool.put_nowait(await Connection.open(port))
     latencies: list[float] = []
     ok = 0
+    remaining = len(reqs)
+    finished = asyncio.Event()
     start = time.perf_counter() + 0.05
 
     async def one(i: int, request: bytes) -> None:
-        nonlocal ok
+        nonlocal ok, remaining
         due = start + i / rate
         conn = await pool.get()
         try:
@@ -289,18 +294,39 @@ async def at_rate(port: int, reqs: Sequence[bytes], rate: float, connections: in
             latencies.append((time.perf_counter() - due) * 1000)
         finally:
             pool.put_nowait(conn)
+            remaining -= 1
+            if not remaining:
+                finished.set()
 
+    # Not asyncio.gather over the tasks at the end: its set-up over tens of thousands of
+    # tasks stalled this client's loop for 50-100 ms, counted as the last answers' latency.
+    stall = asyncio.create_task(_longest_stall())
     tasks = []
     for i, request in enumerate(reqs):
         delay = start + i / rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(i, request)))
-    await asyncio.gather(*tasks)
+    if reqs:
+        await finished.wait()
     elapsed = time.perf_counter() - start
+    stall.cancel()
     while not pool.empty():
         pool.get_nowait().close()
-    return Result(len(reqs), ok, elapsed, latencies)
+    return Result(len(reqs), ok, elapsed, latencies, _stalled[0])
+
+
+_stalled = [0.0]
+
+
+async def _longest_stall() -> None:
+    """This client's longest pause (ms) beyond a 1 ms sleep while it keeps time: a pause
+    delays sending and reading, and the latencies would count it as the server's."""
+    _stalled[0] = 0.0
+    while True:
+        began = time.perf_counter()
+        await asyncio.sleep(0.001)
+        _stalled[0] = max(_stalled[0], (time.perf_counter() - began - 0.001) * 1000)
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -368,7 +394,8 @@ def _show(name: str, m: Measured, rate: float) -> None:
         f" max {max(fixed.latencies_ms, default=0):.1f} ms; server CPU "
         f"{m.cpu_fixed_s / max(fixed.ok, 1) * 1e6:,.0f} us a request "
         f"({m.cpu_fixed_s / fixed.seconds:.0%} of a core; the client "
-        f"{m.client_cpu_fixed_s / fixed.seconds:.0%})"
+        f"{m.client_cpu_fixed_s / fixed.seconds:.0%}, its longest stall "
+        f"{fixed.client_stall_ms:.1f} ms)"
     )
 
 
