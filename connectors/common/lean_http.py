@@ -185,7 +185,7 @@ class LeanServer:
         *,
         connector: str,
         limits: Limits = Limits(),
-        grace_s: float = 30.0,
+        grace_s: float = 20.0,  # inside Kubernetes' 30 s, with the producer's flush after it
     ) -> None:
         self.routes = {path: dict(methods) for path, methods in routes.items()}
         self.limits = limits
