@@ -533,6 +533,15 @@ async def compare(args: argparse.Namespace) -> None:
         await conn.close()
 
 
+async def _baseline(name: str, target: Any, port: int, args: argparse.Namespace) -> Measured:
+    server = _start(target, port)
+    await capacity(port, requests(args.contacts, args.contacts, port=port), args.connections, 60)
+    measured = await measure(server.pid, port, args)
+    server.kill()
+    _show(name, measured, args.rate)
+    return measured
+
+
 async def main(args: argparse.Namespace) -> None:
     settings = Settings.from_env()
     run = uuid.uuid4().hex[:6]
@@ -545,23 +554,9 @@ async def main(args: argparse.Namespace) -> None:
         f" for {args.seconds:.0f} s"
     )
     try:
-        # the bare handler
-        port = 18400
-        bare = _start(_bare, port)
-        warm = requests(args.contacts, args.contacts, port=port)
-        await capacity(port, warm, args.connections, 60)
-        bare_m = await measure(bare.pid, port, args)
-        bare.kill()
-        _show("bare", bare_m, args.rate)
-
-        # the do-nothing handler on the connector's HTTP server
-        port = 18402
-        lean = _start(_bare_lean, port)
-        warm = requests(args.contacts, args.contacts, port=port)
-        await capacity(port, warm, args.connections, 60)
-        lean_m = await measure(lean.pid, port, args)
-        lean.kill()
-        _show("bare lean", lean_m, args.rate)
+        # the bare aiohttp handler, then the do-nothing handler on the connector's server
+        bare_m = await _baseline("bare", _bare, 18400, args)
+        await _baseline("bare lean", _bare_lean, 18402, args)
 
         # the connector
         port = 18401

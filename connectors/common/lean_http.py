@@ -273,6 +273,7 @@ class _Connection(asyncio.Protocol):
         self._is_done = False  # a final answer is queued or written: parse nothing more
         self._is_lingering = False  # answered and shut: what still comes is dropped
         self._in_head = True
+        self._in_message = False  # from a request's first byte to its end
         self._head_seen = 0
         self._turns = 0  # heads begun and messages completed: has the parser moved on?
         self._write_paused = False
@@ -332,6 +333,7 @@ class _Connection(asyncio.Protocol):
     # -- httptools callbacks ---------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self._in_message = True
         self._turns += 1
         self._target = b""
         self._headers = {}
@@ -398,6 +400,7 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         self._turns += 1
+        self._in_message = False
         method = self._parser.get_method().decode("ascii")
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         keep_alive = self._parser.should_keep_alive() and self._parser.get_http_version() == "1.1"
@@ -473,7 +476,7 @@ class _Connection(asyncio.Protocol):
         close = not request.keep_alive or self._server.is_closing
         self._write(answer, head_only=request.method == "HEAD", close=close)
         if self._transport is not None and not self._transport.is_closing():
-            partial = self._queue or self._head_seen
+            partial = self._queue or self._in_message
             self._deadline = self._loop.time() + (
                 self._limits.head_timeout_s if partial else self._limits.keepalive_timeout_s
             )
@@ -506,7 +509,7 @@ class _Connection(asyncio.Protocol):
         """Close; but when the client may still be sending (a refused body), shut our side
         first and read and drop what comes for `_LINGER_S`: closing a socket with unread
         bytes resets it, and the reset can destroy the answer before the client reads it."""
-        if (self._in_head and self._head_seen == 0) or not transport.can_write_eof():
+        if not self._in_message or not transport.can_write_eof():
             transport.close()
             return
         self._is_lingering = True
@@ -546,14 +549,14 @@ class _Connection(asyncio.Protocol):
         """Past the deadline: 408 if a request was partly sent, else just close."""
         if now < self._deadline or self._is_busy or self._is_done or self._transport is None:
             return  # done: its final answer is written (it may be lingering)
-        if self._in_head and self._head_seen == 0 and not self._queue:
+        if not self._in_message and not self._queue:
             self.abort()  # idle: nothing to answer
             return
         self._deadline = math.inf
         self._finish(refusal(408, "timeout", "the request was not sent in time"))
 
     def close_if_idle(self) -> None:
-        if not self._is_busy and not self._queue and self._head_seen == 0:
+        if not self._is_busy and not self._queue and not self._in_message:
             self.abort()
 
     def abort(self) -> None:

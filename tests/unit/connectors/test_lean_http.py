@@ -475,3 +475,16 @@ async def test_a_head_of_exactly_the_limit_sent_in_pieces_is_served_with_the_nex
         replies = [await read_reply(reader), await read_reply(reader)]
 
     assert [(r.status, orjson.loads(r.body)["n"]) for r in replies] == [(200, "1"), (200, "2")]
+
+
+async def test_a_pipelined_head_begun_in_the_same_read_and_left_unfinished_gets_408() -> None:
+    async with (
+        serving(head_timeout_s=QUICK_S) as server,
+        connected(server) as (reader, writer),
+    ):
+        writer.write(message("GET", "/echo?n=1") + b"GET /echo?n=2 HTTP/1.1\r\nHost: te")
+        first = await read_reply(reader)
+        late = await replies_until_closed(reader)
+
+    assert first.status == 200
+    assert [(r.status, r.error) for r in late] == [(408, "timeout")]
