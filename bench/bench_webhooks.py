@@ -300,33 +300,38 @@ async def at_rate(port: int, reqs: Sequence[bytes], rate: float, connections: in
 
     # Not asyncio.gather over the tasks at the end: its set-up over tens of thousands of
     # tasks stalled this client's loop for 50-100 ms, counted as the last answers' latency.
-    stall = asyncio.create_task(_longest_stall())
+    # And the client's own collector is off while it keeps time: a full collection over its
+    # thousands of pending tasks paused it for tens of milliseconds, and an open-loop
+    # client counts its own pause as the server's latency. (Its garbage waits 10-20 s.)
+    stalled = [0.0]
+    stall = asyncio.create_task(_longest_stall(stalled))
     tasks = []
-    for i, request in enumerate(reqs):
-        delay = start + i / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(i, request)))
-    if reqs:
-        await finished.wait()
+    gc.collect()
+    gc.disable()
+    try:
+        for i, request in enumerate(reqs):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i, request)))
+        if reqs:
+            await finished.wait()
+    finally:
+        gc.enable()
     elapsed = time.perf_counter() - start
     stall.cancel()
     while not pool.empty():
         pool.get_nowait().close()
-    return Result(len(reqs), ok, elapsed, latencies, _stalled[0])
+    return Result(len(reqs), ok, elapsed, latencies, stalled[0])
 
 
-_stalled = [0.0]
-
-
-async def _longest_stall() -> None:
+async def _longest_stall(stalled: list[float]) -> None:
     """This client's longest pause (ms) beyond a 1 ms sleep while it keeps time: a pause
     delays sending and reading, and the latencies would count it as the server's."""
-    _stalled[0] = 0.0
     while True:
         began = time.perf_counter()
         await asyncio.sleep(0.001)
-        _stalled[0] = max(_stalled[0], (time.perf_counter() - began - 0.001) * 1000)
+        stalled[0] = max(stalled[0], (time.perf_counter() - began - 0.001) * 1000)
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -368,15 +373,7 @@ async def measure(pid: int, port: int, args: argparse.Namespace) -> Measured:
     cpu_cap = cpu_seconds(pid) - cpu
     fixed_reqs = requests(total, args.contacts, port=port, offset=2 * 10**7)
     cpu, client = cpu_seconds(pid), cpu_seconds(os.getpid())
-    # The client's own collector is off while it keeps time: a full collection over its
-    # thousands of pending tasks paused it for tens of milliseconds, and an open-loop
-    # client counts its own pause as the server's latency. (Its garbage waits 10-20 s.)
-    gc.collect()
-    gc.disable()
-    try:
-        fixed = await at_rate(port, fixed_reqs, args.rate, args.connections)
-    finally:
-        gc.enable()
+    fixed = await at_rate(port, fixed_reqs, args.rate, args.connections)
     cpu_fixed, client = cpu_seconds(pid) - cpu, cpu_seconds(os.getpid()) - client
     return Measured(cap, fixed, cpu_cap, cpu_fixed, client)
 
@@ -464,12 +461,7 @@ def serve_connector(spec: str) -> None:
 async def _one_round(port: int, reqs: Sequence[bytes], args: argparse.Namespace) -> Result:
     if not args.paced:
         return await capacity(port, reqs, args.connections, args.burst_seconds)
-    gc.collect()
-    gc.disable()  # as in `measure`: the client's own pauses are not the server's
-    try:
-        return await at_rate(port, reqs, args.rate, args.connections)
-    finally:
-        gc.enable()
+    return await at_rate(port, reqs, args.rate, args.connections)
 
 
 async def compare(args: argparse.Namespace) -> None:
