@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -105,8 +106,16 @@ async def serving(
 
 
 @contextlib.asynccontextmanager
-async def connected(server: LeanServer) -> AsyncIterator[Streams]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+async def connected(server: LeanServer, *, buffers: int | None = None) -> AsyncIterator[Streams]:
+    """A client connection; `buffers` fixes its socket's kernel buffers (no autotuning), so
+    that what the kernel can hold on its side is known."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if buffers is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, buffers)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffers)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
+    reader, writer = await asyncio.open_connection(sock=sock)
     try:
         yield reader, writer
     finally:
@@ -354,7 +363,12 @@ async def test_a_client_that_sends_faster_than_it_is_answered_is_held_back(clien
         return Answer(200, request.query["n"].encode().ljust(answer_bytes))
 
     routes: Routes = {"/echo": {"POST": answer}}
-    async with serving(routes, max_body_bytes=8000) as server, connected(server) as (reader, w):
+    async with (
+        serving(routes, max_body_bytes=8000) as server,
+        # The client's buffers fixed small: autotuned, the two sockets' buffers grew to
+        # 8 MB under load and the bound below measured the kernel, not the server.
+        connected(server, buffers=64 * 1024) as (reader, w),
+    ):
         sent = 0
 
         async def send_16_mb() -> None:
