@@ -268,6 +268,16 @@ CATALOG: Final[tuple[EventSpec, ...]] = (
         copies=(_COMMANDS,),
     ),
     EventSpec(
+        "ResumeCase",
+        "acolhe.conversations",
+        "contact_id",
+        (GATEWAY,),
+        (CASES, ANALYSTS),
+        "An agent asks to take a case they hold off hold; the conversation processor accepts "
+        "it into CaseResumed (reason agent) or refuses it (CommandRefused).",
+        copies=(_COMMANDS,),
+    ),
+    EventSpec(
         "CloseCase",
         "acolhe.conversations",
         "contact_id",

@@ -1545,6 +1545,41 @@ class PutCaseOnHold:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ResumeCase:
+    NAME: ClassVar[str] = "ResumeCase"
+    event_id: str
+    occurred_at: datetime
+    correlation_id: str
+    causation_id: str | None = None
+    case_id: str
+    contact_id: str
+    agent_id: str
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "occurred_at": self.occurred_at,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "case_id": self.case_id,
+            "contact_id": self.contact_id,
+            "agent_id": self.agent_id,
+        }
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> ResumeCase:
+        return cls(
+            event_id=r["event_id"],
+            occurred_at=r["occurred_at"],
+            correlation_id=r["correlation_id"],
+            causation_id=r.get("causation_id", None),
+            case_id=r["case_id"],
+            contact_id=r["contact_id"],
+            agent_id=r["agent_id"],
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class RoutingCandidate:
     agent_id: str
     eligible: bool
@@ -2172,7 +2207,7 @@ class TransferCase:
         )
 
 
-Event = AgentCapacityChanged | AgentPresenceChanged | CalendarChanged | CaseAssigned | CaseClosed | CaseOpened | CasePutOnHold | CaseQueued | CaseReleased | CaseReopened | CaseResumed | CaseTransferred | CaseTriaged | ChangeCapacity | ChangePresence | ClaimCase | ClockTicked | CloseCase | CommandRefused | ContactsLinked | ContactsUnlinked | DeliveryStatusChanged | ErasureCompleted | ErasureRequested | InputDeadLettered | MessageReceived | MessageSent | PutCaseOnHold | RoutingDecided | SendReply | SlaBreached | SlaMet | SlaPaused | SlaPolicyChanged | SlaResumed | SlaStarted | SlaWarned | TransferCase
+Event = AgentCapacityChanged | AgentPresenceChanged | CalendarChanged | CaseAssigned | CaseClosed | CaseOpened | CasePutOnHold | CaseQueued | CaseReleased | CaseReopened | CaseResumed | CaseTransferred | CaseTriaged | ChangeCapacity | ChangePresence | ClaimCase | ClockTicked | CloseCase | CommandRefused | ContactsLinked | ContactsUnlinked | DeliveryStatusChanged | ErasureCompleted | ErasureRequested | InputDeadLettered | MessageReceived | MessageSent | PutCaseOnHold | ResumeCase | RoutingDecided | SendReply | SlaBreached | SlaMet | SlaPaused | SlaPolicyChanged | SlaResumed | SlaStarted | SlaWarned | TransferCase
 
 EVENT_TYPES: dict[str, Any] = {
     "AgentCapacityChanged": AgentCapacityChanged,
@@ -2203,6 +2238,7 @@ EVENT_TYPES: dict[str, Any] = {
     "MessageReceived": MessageReceived,
     "MessageSent": MessageSent,
     "PutCaseOnHold": PutCaseOnHold,
+    "ResumeCase": ResumeCase,
     "RoutingDecided": RoutingDecided,
     "SendReply": SendReply,
     "SlaBreached": SlaBreached,
@@ -2254,6 +2290,7 @@ RECORD_TYPES: dict[str, Any] = {
     "MessageReceived": MessageReceived,
     "MessageSent": MessageSent,
     "PutCaseOnHold": PutCaseOnHold,
+    "ResumeCase": ResumeCase,
     "RoutingCandidate": RoutingCandidate,
     "RoutingDecided": RoutingDecided,
     "SendReply": SendReply,

@@ -1,6 +1,6 @@
 """The agents' gateway: authenticated HTTP requests from the agents' app become the
-contract's commands (SendReply, TransferCase, PutCaseOnHold, CloseCase, ClaimCase,
-ChangePresence, ChangeCapacity).
+contract's commands (SendReply, TransferCase, PutCaseOnHold, ResumeCase, CloseCase,
+ClaimCase, ChangePresence, ChangeCapacity).
 
 Pure layers here (`auth`, `commands`); the aiohttp handlers and the Kafka publishing sit on
 top of them. A handler's steps, in order:

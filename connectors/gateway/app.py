@@ -2,7 +2,7 @@
 command event, durable in Kafka before the answer.
 
 Routes (docs/connectors.md, "Agents' gateway"): POST /v1/cases/{case_id}/reply, /transfer,
-/hold, /close, /claim; PUT /v1/agents/me/presence, /v1/agents/me/capacity; and POST
+/hold, /resume, /close, /claim; PUT /v1/agents/me/presence, /v1/agents/me/capacity; and POST
 /v1/cases/{case_id}/typing, which is no command: steps 1-3, then connectors.gateway.indicator.
 
 A request's steps, in order (each refusal in the connectors' JSON shape, connectors.common.http):
@@ -80,6 +80,7 @@ ROUTES: Final[tuple[tuple[str, str, Action], ...]] = (
     ("POST", "/v1/cases/{case_id}/reply", "reply"),
     ("POST", "/v1/cases/{case_id}/transfer", "transfer"),
     ("POST", "/v1/cases/{case_id}/hold", "hold"),
+    ("POST", "/v1/cases/{case_id}/resume", "resume"),
     ("POST", "/v1/cases/{case_id}/close", "close"),
     ("POST", "/v1/cases/{case_id}/claim", "claim"),
     ("PUT", "/v1/agents/me/presence", "presence"),

@@ -1,11 +1,12 @@
 """Agents' HTTP requests -> the contract's command events, validated strictly.
 
 One action per endpoint: `reply` -> SendReply, `transfer` -> TransferCase, `hold` ->
-PutCaseOnHold, `close` -> CloseCase, `claim` -> ClaimCase, `presence` -> ChangePresence,
-`capacity` -> ChangeCapacity. The shell publishes the command where schemas.catalog says
-(SendReply, PutCaseOnHold, CloseCase on acolhe.conversations keyed by contact_id, decided by
-streams.cases; the others on acolhe.routing, decided by streams.routing) and answers 202: a
-processor may still refuse it later with CommandRefused, which names the command's event_id.
+PutCaseOnHold, `resume` -> ResumeCase, `close` -> CloseCase, `claim` -> ClaimCase,
+`presence` -> ChangePresence, `capacity` -> ChangeCapacity. The shell publishes the command
+where schemas.catalog says (SendReply, PutCaseOnHold, ResumeCase, CloseCase on
+acolhe.conversations keyed by contact_id, decided by streams.cases; the others on
+acolhe.routing, decided by streams.routing) and answers 202: a processor may still refuse it
+later with CommandRefused, which names the command's event_id.
 
 Steps of `command_from_request`, in order:
 1. the Idempotency-Key header: required, 16 to 128 characters (a fresh UUID per request);
@@ -46,6 +47,7 @@ from schemas.events import (
     HoldReason,
     Presence,
     PutCaseOnHold,
+    ResumeCase,
     SendReply,
     TransferCase,
 )
@@ -59,12 +61,13 @@ MAX_NOTE_CHARS: Final = 2000
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:~+/=-]{16,128}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
-Action = Literal["reply", "transfer", "hold", "close", "claim", "presence", "capacity"]
+Action = Literal["reply", "transfer", "hold", "resume", "close", "claim", "presence", "capacity"]
 ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
 GatewayCommand = (
     SendReply
     | TransferCase
     | PutCaseOnHold
+    | ResumeCase
     | CloseCase
     | ClaimCase
     | ChangePresence
@@ -184,6 +187,7 @@ _FIELDS: Final[dict[str, tuple[str, ...]]] = {
     "reply": (*_CASE, "subject_id", "text"),
     "transfer": (*_CASE, "subject_id", "to_queue_id", "to_agent_id", "note"),
     "hold": (*_CASE, "reason"),
+    "resume": (*_CASE,),
     "close": (*_CASE, "reason", "duplicate_of_case_id"),
     "claim": (*_CASE,),
     "presence": ("presence", "correlation_id"),
@@ -319,6 +323,17 @@ def _put_case_on_hold(body: _Body, env: _Envelope) -> PutCaseOnHold:
     )
 
 
+def _resume_case(body: _Body, env: _Envelope) -> ResumeCase:
+    return ResumeCase(
+        event_id=env.event_id,
+        occurred_at=env.occurred_at,
+        correlation_id=env.correlation_id,
+        agent_id=env.agent_id,
+        case_id=body.id("case_id"),
+        contact_id=body.id("contact_id"),
+    )
+
+
 def _close_case(body: _Body, env: _Envelope) -> CloseCase:
     case_id = body.id("case_id")
     reason = body.choice("reason", AGENT_CLOSE_REASONS)
@@ -377,6 +392,7 @@ _COMMANDS: Final[dict[str, tuple[str, _Builder]]] = {
     "reply": (SendReply.NAME, _send_reply),
     "transfer": (TransferCase.NAME, _transfer_case),
     "hold": (PutCaseOnHold.NAME, _put_case_on_hold),
+    "resume": (ResumeCase.NAME, _resume_case),
     "close": (CloseCase.NAME, _close_case),
     "claim": (ClaimCase.NAME, _claim_case),
     "presence": (ChangePresence.NAME, _change_presence),

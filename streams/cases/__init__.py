@@ -8,7 +8,8 @@ in flight, is decided one at a time against the same state and never opens two c
 - `state`: `ContactState`, `CaseView` and `evolve`, the fold of every event over a contact.
 - `domain`: `decide` and `handle`, the pure decisions (open, join, reopen, resume, remind,
   put on hold, auto-close), and `next_deadline`, so the shell can send ticks only where due.
-- `commands`: agents' replies, holds and closes, accepted into facts or refused with the reason.
+- `commands`: agents' replies, holds, resumptions and closes, accepted into facts or refused
+  with the reason.
 
 The domain modules import no Kafka, faust, Postgres, logging or clock: time comes in events.
 """

@@ -1,5 +1,5 @@
-"""Agents' commands on a contact's case: reply, put on hold, close. Accepted into facts, or
-refused with the reason.
+"""Agents' commands on a contact's case: reply, put on hold, resume, close. Accepted into
+facts, or refused with the reason.
 
 A command is decided against the contact's state, in order with the contact's messages and
 case facts (the commands are keyed by contact on the same topic). Steps of `decide_command`,
@@ -10,9 +10,13 @@ in order:
    give): else `invalid`;
 3. the case: unknown to this contact -> `no_such_case`; closed, or an earlier case of the
    contact -> `case_closed`; not assigned to the agent who asks -> `not_your_case`;
-4. what the state must allow: a hold must change the reason, a reply needs an address to
-   send to (a message from the contact); else `invalid`;
-5. the fact: `MessageSent` (sender_kind agent), `CasePutOnHold` or `CaseClosed`, by that agent.
+4. what the state must allow: a hold must change the reason, a resume needs a case on hold,
+   a reply needs an address to send to (a message from the contact); else `invalid`;
+5. the fact: `MessageSent` (sender_kind agent), `CasePutOnHold`, `CaseResumed` (reason
+   agent, held_ms as a citizen's reply would report it) or `CaseClosed`, by that agent.
+
+An agent's resume exists for the holds no reply ends (a hold for `external`, or any reason
+the policy's `resume_on_reply` leaves out): without it such a case could only be closed.
 
 Exactly one output per command, either the fact or `CommandRefused`: its event_id is
 derive_event_id(command.event_id, "streams.cases", "0"); time, correlation and causation come
@@ -36,17 +40,19 @@ from schemas.envelope import derive_event_id
 from schemas.events import (
     CaseClosed,
     CasePutOnHold,
+    CaseResumed,
     Channel,
     CloseCase,
     CommandRefused,
     MessageSent,
     PutCaseOnHold,
     RefusalReason,
+    ResumeCase,
     SendReply,
 )
 from schemas.personal import Erased
 from streams.cases.policy import LifecyclePolicy
-from streams.cases.state import PROCESSOR, Command, ContactState, MisroutedEvent, Output
+from streams.cases.state import PROCESSOR, Command, ContactState, MisroutedEvent, Output, held_ms
 
 AGENT_CLOSE_REASONS = frozenset({"resolved", "duplicate", "ineligible", "withdrawn"})
 """What an agent may close a case for: auto_closed_inactivity is the inactivity rule's alone."""
@@ -78,9 +84,18 @@ def decide_command(state: ContactState, command: Command, policy: LifecyclePolic
             detail = f"contact {state.contact_id} has no address to reply to"
             return [_refused(command, "invalid", detail)]
         return [_reply(state, target, command)]
+    return [_case_fact(state, command, policy)]
+
+
+def _case_fact(
+    state: ContactState, command: PutCaseOnHold | ResumeCase | CloseCase, policy: LifecyclePolicy
+) -> CasePutOnHold | CaseResumed | CaseClosed:
+    """Step 5 for the commands that change the case itself rather than write to the citizen."""
     if isinstance(command, PutCaseOnHold):
-        return [_hold(state, command, policy)]
-    return [_close(command)]
+        return _hold(state, command, policy)
+    if isinstance(command, ResumeCase):
+        return _resume(state, command)
+    return _close(command)
 
 
 def _malformed(command: Command) -> Refusal | None:
@@ -92,6 +107,8 @@ def _malformed(command: Command) -> Refusal | None:
         if command.reason == "unknown":
             return "invalid", "unknown hold reason: update the gateway's schemas"
         return None
+    if isinstance(command, ResumeCase):
+        return None  # ids only: the case says whether it makes sense
     return _malformed_close(command)
 
 
@@ -117,6 +134,8 @@ def _case_refusal(state: ContactState, command: Command) -> Refusal | None:
         return "not_your_case", f"case {case.case_id} is held by {holder}"
     if isinstance(command, PutCaseOnHold) and case.hold_reason == command.reason:
         return "invalid", f"case {case.case_id} is already on hold: {command.reason}"
+    if isinstance(command, ResumeCase) and case.status != "on_hold":
+        return "invalid", f"case {case.case_id} is not on hold: it is {case.status}"
     return None
 
 
@@ -189,6 +208,22 @@ def _hold(state: ContactState, command: PutCaseOnHold, policy: LifecyclePolicy) 
         reason=command.reason,
         put_by_agent_id=command.agent_id,
         until=command.occurred_at + steps[0].after if steps else None,
+    )
+
+
+def _resume(state: ContactState, command: ResumeCase) -> CaseResumed:
+    case = state.case
+    return CaseResumed(
+        event_id=_output_id(command),
+        occurred_at=command.occurred_at,
+        correlation_id=command.correlation_id,
+        causation_id=command.event_id,
+        case_id=command.case_id,
+        contact_id=state.contact_id,
+        reason="agent",
+        resumed_by_agent_id=command.agent_id,
+        # the same measure as a citizen's reply ending the hold, so both read alike downstream
+        held_ms=held_ms(case, command.occurred_at) if case else 0,
     )
 
 

@@ -7,8 +7,8 @@
   A redelivered message decides nothing.
 - Case facts written by others (triage, routing) and agents' messages only move the state
   (see `state.evolve`): `decide` returns nothing for them.
-- Agents' commands (reply, put on hold, close) are accepted into their fact or refused with
-  the reason, once each (see `commands`).
+- Agents' commands (reply, put on hold, resume, close) are accepted into their fact or refused
+  with the reason, once each (see `commands`).
 - A clock tick fires the steps of the inactivity ladder that came due since the last tick
   evaluated, in ladder order: reminders (`MessageSent` by the bot), the hold (`CasePutOnHold`,
   reason inactivity), the close (`CaseClosed`, reason auto_closed_inactivity), each hold or
@@ -62,6 +62,7 @@ from streams.cases.state import (
     Output,
     case_id_for,
     evolve,
+    held_ms,
     is_redelivery,
     reminder_message_id,
 )
@@ -185,7 +186,6 @@ def _on_message(
             )
         )
     elif case.status == "on_hold" and case.hold_reason in policy.resume_on_reply:
-        held = out.at - case.held_since if case.held_since else timedelta(0)
         out.events.append(
             CaseResumed(
                 event_id=out.next_id(),
@@ -195,7 +195,7 @@ def _on_message(
                 case_id=case.case_id,
                 contact_id=state.contact_id,
                 reason="citizen_replied",
-                held_ms=max(0, held // timedelta(milliseconds=1)),
+                held_ms=held_ms(case, out.at),
             )
         )
     return out.events

@@ -25,7 +25,7 @@ Must not import Kafka, faust, Postgres, logging or a clock: time comes in the ev
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final, Literal
 
 from schemas.envelope import derive_event_id
@@ -49,6 +49,7 @@ from schemas.events import (
     MessageReceived,
     MessageSent,
     PutCaseOnHold,
+    ResumeCase,
     SendReply,
 )
 from schemas.personal import Erased
@@ -74,7 +75,7 @@ CaseFact = (
     | CaseResumed
     | CaseClosed
 )
-Command = SendReply | PutCaseOnHold | CloseCase
+Command = SendReply | PutCaseOnHold | ResumeCase | CloseCase
 """Agents' commands the lifecycle decides (streams.cases.commands)."""
 Input = MessageReceived | MessageSent | ClockTicked | CaseFact | Command
 """Every event the lifecycle reads."""
@@ -170,6 +171,14 @@ def is_redelivery(state: ContactState, message: MessageReceived) -> bool:
     ):
         return True
     return state.forgotten_before is not None and message.received_at <= state.forgotten_before
+
+
+def held_ms(case: CaseView, at: datetime) -> int:
+    """How long the case has been on hold at `at`, in whole milliseconds: what a
+    `CaseResumed` at `at` reports, whoever ends the hold. Never negative: a fact from a
+    lagging topic may be stamped before the hold began."""
+    held = at - case.held_since if case.held_since else timedelta(0)
+    return max(0, held // timedelta(milliseconds=1))
 
 
 def ladder_for(case: CaseView) -> str | None:

@@ -12,8 +12,9 @@ All counted time is in integer microseconds; the events carry milliseconds.
 
 Who waits on whom (mirrors `streams.cases`): an agent's reply leaves the case waiting on the
 citizen until the citizen writes again; `CasePutOnHold` puts it on hold for a reason until
-`CaseResumed` (which `streams.cases` writes when the citizen's reply ends a hold); an agent's
-reply does not end a hold. `waiting` is the reason the move is not the office's, if any.
+`CaseResumed` (which `streams.cases` writes when the citizen's reply ends a hold, or when the
+agent holding the case resumes it); an agent's reply does not end a hold. `waiting` is the
+reason the move is not the office's, if any.
 
 Idempotency, bounded: the last `SEEN_WINDOW` citizen messages, agent replies, holds and
 resumptions are remembered by event id (repeating one of them would start, stop, pause or

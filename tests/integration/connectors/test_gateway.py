@@ -48,6 +48,7 @@ COMMANDS: Final = (
     "SendReply",
     "TransferCase",
     "PutCaseOnHold",
+    "ResumeCase",
     "CloseCase",
     "ClaimCase",
     "ChangePresence",
@@ -179,6 +180,7 @@ REQUESTS: Final = (
         {**CASE, "reason": "documents_pending"},
         "PutCaseOnHold",
     ),
+    ("POST", f"/v1/cases/{CASE_ID}/resume", CASE, "ResumeCase"),
     ("POST", f"/v1/cases/{CASE_ID}/close", {**CASE, "reason": "resolved"}, "CloseCase"),
     ("POST", f"/v1/cases/{CASE_ID}/claim", {"correlation_id": "ui-click-42"}, "ClaimCase"),
     ("PUT", "/v1/agents/me/presence", {"presence": "away"}, "ChangePresence"),
@@ -210,8 +212,10 @@ async def test_each_command_is_accepted_into_its_event_by_the_token_agent(start:
     assert by_name["ClaimCase"]["correlation_id"] == "ui-click-42"
     assert by_name["ChangeCapacity"]["capacity"] == 6
     assert by_name["PutCaseOnHold"]["reason"] == "documents_pending"
+    resume = by_name["ResumeCase"]
+    assert (resume["case_id"], resume["contact_id"]) == (CASE_ID, CONTACT_ID)
     keyed = {r.event.name: r.headers["ce_subject"] for r in recorded}
-    assert keyed["SendReply"] == CONTACT_ID
+    assert keyed["SendReply"] == keyed["ResumeCase"] == CONTACT_ID
     assert keyed["ChangePresence"] == "ana.souza"
 
 
@@ -359,6 +363,12 @@ async def test_bad_bodies_are_refused_400_with_every_problem(start: Start) -> No
         response, answer = await gw.send("PUT", "/v1/agents/me/capacity", {"capacity": -1})
         assert response.status == 400
         assert answer["error"]["problems"][0]["field"] == "capacity"
+        # a resume gives no reason: the case's hold ends whatever it was
+        response, answer = await gw.send(
+            "POST", f"/v1/cases/{CASE_ID}/resume", {**CASE, "reason": "external"}
+        )
+        assert response.status == 400
+        assert answer["error"]["problems"] == [{"field": "reason", "reason": "unknown field"}]
         recorded = await gw.recorded()
 
     assert recorded == []

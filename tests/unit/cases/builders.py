@@ -23,6 +23,7 @@ from schemas.events import (
     MessageReceived,
     MessageSent,
     PutCaseOnHold,
+    ResumeCase,
     SendReply,
 )
 from streams.cases.domain import handle
@@ -274,6 +275,17 @@ def ask_hold(
         contact_id=CONTACT,
         agent_id=agent_id,
         reason=reason,
+    )
+
+
+def ask_resume(case_id: str, when: datetime, *, agent_id: str = "agent-ana") -> ResumeCase:
+    return ResumeCase(
+        event_id=_command_id("resume", case_id, agent_id, when),
+        occurred_at=when,
+        correlation_id=case_id,
+        case_id=case_id,
+        contact_id=CONTACT,
+        agent_id=agent_id,
     )
 
 

@@ -1,5 +1,6 @@
 """Agents' commands on a case: given the contact's history, when an agent replies, puts the case
-on hold or closes it, then the fact, or CommandRefused with the reason; each command once."""
+on hold, resumes it or closes it, then the fact, or CommandRefused with the reason; each command
+once."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from schemas.events import (
     Attachment,
     CaseClosed,
     CasePutOnHold,
+    CaseResumed,
     CommandRefused,
+    HoldReason,
     MessageSent,
     RefusalReason,
 )
@@ -37,10 +40,12 @@ from .builders import (
     POLICY,
     ask_close,
     ask_hold,
+    ask_resume,
     assigned,
     at,
     closed_by_agent,
     given,
+    names,
     queued,
     received,
     send_reply,
@@ -287,6 +292,124 @@ def test_a_hold_for_an_unknown_reason_is_refused_as_invalid() -> None:
     assert refusal(decide(held_by_ana(), command, POLICY))[0] == "invalid"
 
 
+# -- ResumeCase --------------------------------------------------------------------------------
+
+
+def on_hold_with_ana(reason: HoldReason = "external") -> ContactState:
+    """Ana's case, put on hold an hour after the first message."""
+    return given(
+        FIRST,
+        triaged(CASE, at(minutes=3)),
+        queued(CASE, at(minutes=4)),
+        assigned(CASE, at(minutes=9), agent_id=ANA),
+        ask_hold(CASE, at(hours=1), reason),
+    )
+
+
+def test_the_agent_holding_the_case_ends_a_hold_no_reply_would_end() -> None:
+    # Waiting on a court: the citizen writing does not end the hold, Ana does.
+    state, outputs = when(on_hold_with_ana("external"), [received(2, at(hours=5))])
+    assert outputs == []
+    assert status(state) == "on_hold"
+    command = ask_resume(CASE, at(days=2, hours=1))
+
+    state, outputs = when(state, [command])
+
+    resumed = only(outputs)
+    assert isinstance(resumed, CaseResumed)
+    assert (resumed.reason, resumed.resumed_by_agent_id) == ("agent", ANA)
+    assert (resumed.case_id, resumed.contact_id) == (CASE, CONTACT)
+    assert resumed.held_ms == 2 * 24 * 3600 * 1000  # from the hold at 1h to 2 days and 1h
+    assert resumed.event_id == derive_event_id(command.event_id, "streams.cases", "0")
+    assert (resumed.causation_id, resumed.correlation_id) == (
+        command.event_id,
+        command.correlation_id,
+    )
+    assert resumed.occurred_at == command.occurred_at
+    assert state.case is not None
+    assert (state.case.status, state.case.hold_reason, state.case.held_since) == (
+        "assigned",
+        None,
+        None,
+    )
+
+
+def test_an_agents_resume_reports_the_hold_as_a_citizens_reply_would() -> None:
+    state = on_hold_with_ana("documents_pending")
+
+    by_citizen = only(decide(state, received(2, at(hours=4)), POLICY))
+    by_agent = only(decide(state, ask_resume(CASE, at(hours=4)), POLICY))
+
+    assert isinstance(by_citizen, CaseResumed)
+    assert isinstance(by_agent, CaseResumed)
+    assert (by_citizen.reason, by_agent.reason) == ("citizen_replied", "agent")
+    assert (by_citizen.resumed_by_agent_id, by_agent.resumed_by_agent_id) == (None, ANA)
+    assert by_agent.held_ms == by_citizen.held_ms == 3 * 3600 * 1000
+
+
+@pytest.mark.parametrize(
+    ("history", "expected_status"),
+    [
+        pytest.param([], "assigned", id="an assigned case"),
+        pytest.param([send_reply(CASE, at(minutes=15))], "waiting_on_citizen", id="waiting"),
+        pytest.param(
+            [ask_hold(CASE, at(hours=1), "external"), ask_resume(CASE, at(hours=2))],
+            "assigned",
+            id="a case resumed already",
+        ),
+    ],
+)
+def test_a_resume_of_a_case_that_is_not_on_hold_is_refused_as_invalid(
+    history: list[Input], expected_status: CaseStatus
+) -> None:
+    before, _ = when(held_by_ana(), history)
+
+    state, outputs = when(before, [ask_resume(CASE, at(hours=3))])
+
+    assert refusal(outputs) == ("invalid", f"case {CASE} is not on hold: it is {expected_status}")
+    assert state.case == before.case  # nothing about the case changed
+
+
+@pytest.mark.parametrize(
+    ("state", "agent", "expected"),
+    [
+        pytest.param(on_hold_with_ana(), "agent-bia", "not_your_case", id="another agent's case"),
+        pytest.param(
+            given(
+                FIRST,
+                assigned(CASE, at(minutes=9)),
+                ask_hold(CASE, at(hours=1), "external"),
+                closed_by_agent(CASE, at(hours=2), "resolved"),
+            ),
+            ANA,
+            "case_closed",
+            id="a closed case",
+        ),
+        pytest.param(given(), ANA, "no_such_case", id="no case"),
+    ],
+)
+def test_a_resume_is_refused_unless_the_agent_holds_the_open_case(
+    state: ContactState, agent: str, expected: RefusalReason
+) -> None:
+    command = ask_resume(CASE, at(hours=3), agent_id=agent)
+
+    refused = only(decide(state, command, POLICY))
+
+    assert isinstance(refused, CommandRefused)
+    assert (refused.reason, refused.command, refused.agent_id) == (expected, "ResumeCase", agent)
+
+
+def test_a_redelivered_resume_does_not_end_a_later_hold() -> None:
+    command = ask_resume(CASE, at(hours=2))
+    state, first = when(on_hold_with_ana(), [command])
+    held_again, _ = when(state, [ask_hold(CASE, at(hours=3), "documents_pending")])
+
+    assert names(first) == ["CaseResumed"]
+    assert handle(state, command, POLICY) == (state, [])
+    assert handle(held_again, command, POLICY) == (held_again, [])
+    assert status(held_again) == "on_hold"
+
+
 # -- CloseCase ---------------------------------------------------------------------------------
 
 
@@ -375,6 +498,7 @@ def test_a_close_is_refused_unless_the_agent_holds_the_open_case(
         pytest.param(send_reply(CASE, at(minutes=15), agent_id="agent-bia"), id="a refused reply"),
         pytest.param(ask_close(CASE, at(hours=1)), id="an accepted close"),
         pytest.param(ask_hold(CASE, at(hours=1), "external"), id="an accepted hold"),
+        pytest.param(ask_resume(CASE, at(hours=1)), id="a refused resume"),
     ],
 )
 def test_a_redelivered_command_decides_nothing(command: Input) -> None:

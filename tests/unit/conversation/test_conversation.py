@@ -203,7 +203,7 @@ def command_envelope(n: int) -> dict[str, Any]:
 
 
 def test_the_processor_reads_the_agents_commands_on_the_conversation_topic() -> None:
-    assert {"SendReply", "PutCaseOnHold", "CloseCase"} <= ConversationCore.reads
+    assert {"SendReply", "PutCaseOnHold", "ResumeCase", "CloseCase"} <= ConversationCore.reads
 
 
 def test_an_agents_reply_is_sent_and_the_bot_says_nothing_about_it() -> None:

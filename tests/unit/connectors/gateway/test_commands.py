@@ -28,6 +28,7 @@ from schemas.events import (
     ClaimCase,
     CloseCase,
     PutCaseOnHold,
+    ResumeCase,
     SendReply,
     TransferCase,
 )
@@ -85,6 +86,7 @@ def test_a_reply_becomes_send_reply_by_the_token_agent() -> None:
             TransferCase,
         ),
         ("hold", {**CASE, "reason": "documents_pending"}, PutCaseOnHold),
+        ("resume", CASE, ResumeCase),
         ("close", {**CASE, "reason": "resolved"}, CloseCase),
         ("close", {**CASE, "reason": "duplicate", "duplicate_of_case_id": "case-0"}, CloseCase),
         ("claim", {"case_id": "case-1"}, ClaimCase),
@@ -102,6 +104,48 @@ def test_each_action_becomes_its_command_by_the_token_agent(
     assert outcome.event_id == command_event_id("ana", expected.NAME, KEY)
     assert outcome.occurred_at == T0
     assert outcome.causation_id is None
+
+
+def test_a_resume_becomes_resume_case_naming_the_case_and_its_contact() -> None:
+    outcome = request("resume", CASE)
+
+    event_id = command_event_id("ana", "ResumeCase", KEY)
+    assert outcome == ResumeCase(
+        event_id=event_id,
+        occurred_at=T0,
+        correlation_id=event_id,
+        case_id="case-1",
+        contact_id="web_chat-1",
+        agent_id="ana",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param({"case_id": "case-1"}, {Problem("contact_id", "required")}, id="no contact"),
+        pytest.param({"contact_id": "web_chat-1"}, {Problem("case_id", "required")}, id="no case"),
+        pytest.param(
+            {**CASE, "contact_id": "web chat 1"},
+            {Problem("contact_id", "an id: 1 to 128 of A-Z a-z 0-9 . _ : @ -")},
+            id="a contact that is no id",
+        ),
+        pytest.param(
+            {**CASE, "reason": "external"},
+            {Problem("reason", "unknown field")},
+            id="a reason: a resume gives none",
+        ),
+        pytest.param(
+            {**CASE, "agent_id": "chefe"},
+            {Problem("agent_id", "the acting agent is the token's: remove agent_id")},
+            id="another agent",
+        ),
+    ],
+)
+def test_a_resume_body_names_the_case_and_its_contact_and_nothing_else(
+    body: dict[str, object], expected: set[Problem]
+) -> None:
+    assert problems(request("resume", body)) == expected
 
 
 def test_a_retried_request_is_the_same_command_whenever_it_arrives() -> None:
