@@ -1,4 +1,5 @@
 """`acolhe sla change-policy FILE [--dry-run]`: put a new SLA policy in force from now.
+`acolhe sla change-calendar FILE [--calendar ID] [--dry-run]`: the same for a calendar.
 
 FILE holds one policy in the format of `streams/sla/policy.default.json`'s "policies"
 entries (policy_id, version, queues, calendar, pause_reasons, targets). Steps:
@@ -9,6 +10,16 @@ entries (policy_id, version, queues, calendar, pause_reasons, targets). Steps:
 3. write each to `acolhe.sla.config` (the record of policy changes) and into every
    partition of `acolhe.conversations`, where the SLA clocks read it in order with each
    case's events, and wait for every acknowledgement.
+
+change-calendar reads a calendar in the format of `streams/sla/calendars.default.json`
+(the whole file, `--calendar` choosing one of its calendars, or one calendar entry) and:
+1. checks it exactly as the calendar file is checked, and refuses what `CalendarChanged`
+   cannot carry (`streams.sla.calendar_change`); its version must be above the shipped
+   file's for that calendar;
+2. unless `--dry-run`: reads `acolhe.sla.config` and refuses a version not above the latest
+   change of that calendar there (the processor would ignore it as stale);
+3. writes one `CalendarChanged`, effective now, with an id derived from (calendar, version),
+   to `acolhe.sla.config` and into every partition of `acolhe.conversations`, as above.
 """
 
 from __future__ import annotations
@@ -16,13 +27,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from schemas.catalog import TOPICS
 from schemas.envelope import derive_event_id
-from schemas.events import SlaPolicyChanged, SlaTarget
+from schemas.events import CalendarChanged, SlaPolicyChanged, SlaTarget
 from streams.shared.errors import BadInput
 from streams.shared.settings import Settings
 
@@ -42,6 +54,21 @@ def register(sub: Any) -> None:
     )
     change.add_argument("--agent", default=None, help="who makes the change (an agent id)")
     change.set_defaults(handler=_change_policy)
+    calendar = actions.add_parser(
+        "change-calendar",
+        help="publish a calendar (as in calendars.default.json) in force from now",
+    )
+    calendar.add_argument(
+        "file", type=Path, help="JSON: a calendar file, or one calendar of such a file"
+    )
+    calendar.add_argument(
+        "--calendar", default=None, metavar="ID", help="which calendar of the file (if several)"
+    )
+    calendar.add_argument(
+        "--dry-run", action="store_true", help="check the file and print the event only"
+    )
+    calendar.add_argument("--agent", default=None, help="who makes the change (an agent id)")
+    calendar.set_defaults(handler=_change_calendar)
 
 
 def changes_from(
@@ -88,15 +115,93 @@ def changes_from(
     return out
 
 
-def _change_policy(args: argparse.Namespace) -> int:
+def calendar_change_from(
+    data: object,
+    *,
+    now: datetime,
+    calendar_id: str | None = None,
+    agent_id: str | None = None,
+    source: str = "<data>",
+) -> CalendarChanged:
+    """The CalendarChanged for one calendar of a calendar file (or one calendar entry),
+    checked like the calendar file. Raises BadInput naming `source` and the field."""
+    from streams.sla.calendar_change import calendar_changed
+    from streams.sla.calendar_file import default_calendars, parse_calendar, parse_calendars
+
+    if isinstance(data, dict) and "calendars" in data:
+        found = parse_calendars(data, source=source)
+        if calendar_id is None and len(found) > 1:
+            raise BadInput(f"{source} holds calendars {sorted(found)}; choose one with --calendar")
+        chosen = calendar_id or next(iter(found))
+        if chosen not in found:
+            raise BadInput(f"{source} has no calendar {chosen!r}; it has {sorted(found)}")
+        cal = found[chosen]
+    else:
+        cal = parse_calendar(data, source=source)
+        if calendar_id is not None and calendar_id != cal.id:
+            raise BadInput(f"{source} holds calendar {cal.id!r}, not {calendar_id!r}")
+    change = calendar_changed(cal, now=now, agent_id=agent_id, source=source)
+    shipped = default_calendars().get(cal.id)
+    if shipped is not None and cal.version <= shipped.version:
+        raise BadInput(
+            f"{source}: calendar {cal.id} version {cal.version} is not above the shipped "
+            f"calendar's ({shipped.version}); give it version {shipped.version + 1} or more"
+        )
+    return change
+
+
+def _read_json(path: Path) -> tuple[object, int]:
+    """The file's JSON, and 0; or None and the exit status, the fault printed."""
     try:
-        data = json.loads(args.file.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8")), 0
     except OSError as exc:
-        print(f"acolhe sla: cannot read {args.file}: {exc.strerror}")
-        return 2
+        print(f"acolhe sla: cannot read {path}: {exc.strerror}")
     except json.JSONDecodeError as exc:
-        print(f"acolhe sla: {args.file} is not JSON: {exc.msg} at line {exc.lineno}")
+        print(f"acolhe sla: {path} is not JSON: {exc.msg} at line {exc.lineno}")
+    return None, 2
+
+
+def _change_calendar(args: argparse.Namespace) -> int:
+    data, status = _read_json(args.file)
+    if status:
+        return status
+    try:
+        change = calendar_change_from(
+            data,
+            now=datetime.now(UTC),
+            calendar_id=args.calendar,
+            agent_id=args.agent,
+            source=str(args.file),
+        )
+    except BadInput as exc:
+        print(f"acolhe sla: {exc}")
         return 2
+    days = {h.weekday for h in change.weekly_hours}
+    years = sorted({h.date.year for h in change.holidays})
+    span = f" ({years[0]}-{years[-1]})" if years else ""
+    print(
+        f"{change.calendar_id} v{change.version} ({change.time_zone}):"
+        f" {len(change.weekly_hours)} intervals on {len(days)} weekdays,"
+        f" {len(change.holidays)} holidays{span},"
+        f" in force from {change.effective_from.isoformat()}"
+    )
+    if args.dry_run:
+        return 0
+    latest = asyncio.run(_publish_calendar(Settings.from_env(), change))
+    if latest is not None:
+        print(
+            f"acolhe sla: {SLA_CONFIG} already has {change.calendar_id} v{latest}; nothing "
+            f"written: give the file version {latest + 1} or more"
+        )
+        return 2
+    print(f"in force: written to {SLA_CONFIG} and every partition of {CONVERSATIONS}")
+    return 0
+
+
+def _change_policy(args: argparse.Namespace) -> int:
+    data, status = _read_json(args.file)
+    if status:
+        return status
     try:
         changes = changes_from(
             data, now=datetime.now(UTC), agent_id=args.agent, source=str(args.file)
@@ -117,7 +222,23 @@ def _change_policy(args: argparse.Namespace) -> int:
 
 
 async def _publish(settings: Settings, changes: list[SlaPolicyChanged]) -> None:
+    await _broadcast(settings, changes)
+
+
+async def _publish_calendar(settings: Settings, change: CalendarChanged) -> int | None:
+    """Write the change unless the log has that calendar at its version or a later one
+    already; then return that latest version (nothing written)."""
+    return await _broadcast(settings, [change], calendar=change)
+
+
+async def _broadcast(
+    settings: Settings,
+    changes: Sequence[SlaPolicyChanged | CalendarChanged],
+    *,
+    calendar: CalendarChanged | None = None,
+) -> int | None:
     from streams.shared.contract import Contract
+    from streams.shared.events import Received, read_topic
     from streams.shared.kafka import TopicSpec, ensure_topics, make_producer
 
     await ensure_topics(
@@ -125,16 +246,29 @@ async def _publish(settings: Settings, changes: list[SlaPolicyChanged]) -> None:
         [TopicSpec(t, partitions=TOPICS[t].partitions) for t in (CONVERSATIONS, SLA_CONFIG)],
     )
     contract = await Contract.open(settings)
-    producer = make_producer(settings.kafka)
-    await producer.start()
     try:
-        publisher = contract.publisher(producer, source="/acolhe/cli/sla")
-        everywhere = {
-            SLA_CONFIG: [0],
-            CONVERSATIONS: list(range(TOPICS[CONVERSATIONS].partitions)),
-        }
-        for change in changes:
-            await publisher.broadcast(change.NAME, change.to_record(), everywhere)
+        if calendar is not None:
+            versions = [
+                int(r.event.record["version"])
+                for r in await read_topic(settings.kafka, contract.decode, SLA_CONFIG)
+                if isinstance(r, Received)
+                and r.event.name == calendar.NAME
+                and r.event.record["calendar_id"] == calendar.calendar_id
+            ]
+            if versions and max(versions) >= calendar.version:
+                return max(versions)
+        producer = make_producer(settings.kafka)
+        await producer.start()
+        try:
+            publisher = contract.publisher(producer, source="/acolhe/cli/sla")
+            everywhere = {
+                SLA_CONFIG: [0],
+                CONVERSATIONS: list(range(TOPICS[CONVERSATIONS].partitions)),
+            }
+            for change in changes:
+                await publisher.broadcast(change.NAME, change.to_record(), everywhere)
+        finally:
+            await producer.stop()
     finally:
-        await producer.stop()
         await contract.close()
+    return None

@@ -2,6 +2,7 @@
 
 - `calendar`: office calendars (weekly hours, lunch breaks, holidays computed per year, dated
   closures and openings) and the business-time arithmetic the clocks run on.
+- `calendar_change`: a calendar put in force through the log (`CalendarChanged`), both ways.
 - `policy`: SLA policies as versioned data (targets and warnings per queue, priority and
   metric; the calendar counted in; the hold reasons that pause), and `SlaPolicyChanged`.
 - `clocks`: the state of one case's clocks, their arithmetic, and the case as they see it.

@@ -1,6 +1,7 @@
 """Office calendars from their versioned JSON file (see `calendars.default.json` and the
 format in `streams.sla.calendar`), checked field by field: a bad file is refused with the
-file, the field path and what is wrong (`CalendarError`), never half-loaded.
+file, the field path and what is wrong (`CalendarError`), never half-loaded. A calendar set
+through the log (`CalendarChanged`) is checked by the same rules (`calendar_from_change`).
 
 Pure but for `load_calendars`, which reads the file.
 """
@@ -17,18 +18,22 @@ from types import MappingProxyType
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from schemas.events import CalendarChanged
+from streams.shared.frozen import replace
 from streams.sla.calendar import (
     CALENDAR_KINDS,
     DAY_MINUTES,
     DEFAULT_TIME_ZONE,
     HOLIDAY_SETS,
     WEEKDAYS,
+    WHOLE_DAY,
     Calendar,
     CalendarError,
     Closure,
     HolidaySet,
     Hours,
     Opening,
+    holidays,
 )
 
 _HH_MM = re.compile(r"(?:([01]\d|2[0-3]):([0-5]\d))|24:00")
@@ -105,6 +110,71 @@ def parse_calendar(data: object, *, source: str = "<data>", where: str = "") -> 
     )
     _distinct_dates(cal, source, at)
     return cal
+
+
+def calendar_from_change(change: CalendarChanged) -> Calendar:
+    """The business calendar a `CalendarChanged` sets, checked like a file entry (CalendarError
+    names the event and the field).
+
+    The event carries what the file says otherwise: hours per ISO weekday, weekly breaks
+    (cut out of those hours) and dated whole-day holidays (closures). A listed holiday that
+    is one of the computed holidays (same date and name, e.g. Ash Wednesday) closes what the
+    computed one closes: the contract has no field for a part of a day, and this keeps
+    "closed until 12:00" as the file had it.
+    """
+    source = f"CalendarChanged {change.event_id}"
+    days: dict[str, list[dict[str, str]]] = {}
+    for i, hours in enumerate(change.weekly_hours):
+        day = _weekday(hours.weekday, source, f"weekly_hours[{i}].weekday")
+        days.setdefault(day, []).append({"opens": hours.opens, "closes": hours.closes})
+    closed: dict[date, tuple[str, Hours]] = {}
+    for holiday in change.holidays:
+        known = holidays(holiday.date.year)
+        cut = next(
+            (h.closed for h in known if (h.date, h.name) == (holiday.date, holiday.name)),
+            WHOLE_DAY,
+        )
+        if holiday.date in closed:  # two holidays on one day: it closes what either closes
+            name, other = closed[holiday.date]
+            cut = Hours(min(cut.opens, other.opens), max(cut.closes, other.closes))
+            holiday_name = f"{name} / {holiday.name}"
+        else:
+            holiday_name = holiday.name
+        closed[holiday.date] = (holiday_name, cut)
+    entry = {
+        "id": change.calendar_id,
+        "version": change.version,
+        "time_zone": change.time_zone,
+        "weekly_hours": days,
+        "closures": [
+            {"date": day.isoformat(), "name": name, "from": str(cut)[:5], "until": str(cut)[6:]}
+            for day, (name, cut) in sorted(closed.items())
+        ],
+    }
+    cal = parse_calendar(entry, source=source)
+    weekly = [list(hours) for hours in cal.weekly_hours]
+    for i, pause in enumerate(change.breaks):
+        where = f"breaks[{i}]"
+        index = WEEKDAYS.index(_weekday(pause.weekday, source, f"{where}.weekday"))
+        cut = _interval(pause.starts, pause.ends, source, where)
+        weekly[index] = [part for h in weekly[index] for part in _without(h, cut)]
+    if not any(weekly):
+        raise CalendarError(source, "breaks", "they leave the office no opening hours")
+    return replace(cal, weekly_hours=tuple(tuple(day) for day in weekly))
+
+
+def _weekday(value: int, source: str, where: str) -> str:
+    if not 1 <= value <= len(WEEKDAYS):
+        raise CalendarError(source, where, f"{value} is not an ISO weekday (1 Monday to 7 Sunday)")
+    return WEEKDAYS[value - 1]
+
+
+def _without(hours: Hours, cut: Hours) -> list[Hours]:
+    """What is left of `hours` once `cut` is taken out of it."""
+    if cut.closes <= hours.opens or hours.closes <= cut.opens:
+        return [hours]
+    kept = [Hours(hours.opens, cut.opens)] if hours.opens < cut.opens else []
+    return kept + ([Hours(cut.closes, hours.closes)] if cut.closes < hours.closes else [])
 
 
 def _weekly(data: object, source: str, where: str) -> tuple[tuple[Hours, ...], ...]:

@@ -32,6 +32,7 @@ from typing import Final
 
 from schemas.envelope import derive_event_id
 from schemas.events import (
+    CalendarChanged,
     CaseAssigned,
     CaseClosed,
     CaseOpened,
@@ -83,7 +84,7 @@ CaseFact = (
     | CaseResumed
     | CaseClosed
 )
-Input = CaseFact | MessageReceived | MessageSent | ClockTicked | SlaPolicyChanged
+Input = CaseFact | MessageReceived | MessageSent | ClockTicked | SlaPolicyChanged | CalendarChanged
 """Every event the SLA clocks read."""
 Output = SlaStarted | SlaPaused | SlaResumed | SlaWarned | SlaBreached | SlaMet
 """Every event the SLA clocks write."""
@@ -251,9 +252,13 @@ def _alarms(
 
 def instant_of(event: Input) -> datetime:
     """When an event happens for the clocks: a tick's `tick_at`, a reply's `sent_at` (the
-    contract: SLA clocks count a reply from when the agent sent it), else `occurred_at`."""
+    contract: SLA clocks count a reply from when the agent sent it), a change of calendar's
+    `effective_from` (never after it was written: `calendar_change` refuses that), else
+    `occurred_at`."""
     if isinstance(event, ClockTicked):
         return event.tick_at
+    if isinstance(event, CalendarChanged):
+        return event.effective_from
     if isinstance(event, MessageSent):
         return event.sent_at
     return event.occurred_at
@@ -261,7 +266,7 @@ def instant_of(event: Input) -> datetime:
 
 def check_routing(state: CaseClocks, event: Input) -> None:
     """Raise MisroutedEvent for an event that names another case or contact."""
-    if isinstance(event, ClockTicked | SlaPolicyChanged):
+    if isinstance(event, ClockTicked | SlaPolicyChanged | CalendarChanged):
         return
     if event.case_id is not None and event.case_id != state.case_id:
         raise MisroutedEvent(
@@ -348,4 +353,4 @@ def _on_event(state: CaseClocks, event: Input) -> CaseClocks:  # noqa: PLR0911
         if state.waiting is not None and not state.on_hold:
             return replace(state, waiting=None)
         return state
-    return state  # ticks and policy changes move no fact of the case
+    return state  # ticks and changes of policy or calendar move no fact of the case

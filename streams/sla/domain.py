@@ -20,6 +20,14 @@ that instant on; a warning or breach they put in the past is emitted at that ins
 pair that loses its target keeps running on its old terms. The shell folds each change into
 the policy it passes (`policy.apply_change`) and hands the change to every open case.
 
+Calendars: a clock counts in its terms' calendar as `policy` has it. An administrator's
+`CalendarChanged` replaces one from its `effective_from` (or the case's `checked_until`,
+if later) on: at that instant each clock on that calendar keeps the time counted in the
+old calendar (rung first with it) and counts the rest in the new one, exactly like new
+terms. The shell passes the policy before the change as `before` and the one after it as
+`policy` (`calendar_change.apply_calendar_change`); a clock is moved only where the two
+differ, so a change handed twice at one instant moves nothing the second time.
+
 Pauses: a clock runs while the case is open and not waiting for a reason its terms pause
 for (see `clocks` for who waits on whom). A clock started while the case waits starts paused.
 
@@ -56,6 +64,7 @@ from typing import Any
 
 from schemas.envelope import derive_event_id
 from schemas.events import (
+    CalendarChanged,
     CaseClosed,
     CaseOpened,
     CaseReopened,
@@ -89,15 +98,18 @@ from streams.sla.policy import DEFAULT_QUEUE, SlaPolicy, apply_change
 _MS = timedelta(milliseconds=1)
 
 
-def decide(state: CaseClocks | None, event: Input, policy: SlaPolicy) -> list[Output]:
+def decide(
+    state: CaseClocks | None, event: Input, policy: SlaPolicy, *, before: SlaPolicy | None = None
+) -> list[Output]:
     """The events that follow from `event` given `state`."""
-    return handle(state, event, policy)[1]
+    return handle(state, event, policy, before=before)[1]
 
 
 def handle(
-    state: CaseClocks | None, event: Input, policy: SlaPolicy
+    state: CaseClocks | None, event: Input, policy: SlaPolicy, *, before: SlaPolicy | None = None
 ) -> tuple[CaseClocks | None, list[Output]]:
-    """The state to keep (None: delete the key) and the events to publish."""
+    """The state to keep (None: delete the key) and the events to publish. `before` is the
+    policy in force before a `CalendarChanged` (`policy` being the one after it)."""
     if state is None:
         return _open(event, policy)
     clocks.check_routing(state, event)
@@ -106,9 +118,12 @@ def handle(
     if isinstance(event, SlaPolicyChanged):
         policy = apply_change(policy, event)  # the policy itself when it is in force already
     out = _Outputs(event.event_id, max(clocks.instant_of(event), state.checked_until))
-    state = _ring(state, policy, out)
-    if isinstance(event, ClockTicked) or _answers_nothing(event):
-        return state, out.events  # only time: what was due has rung
+    if isinstance(event, CalendarChanged):
+        state = _recalendar(state, before or policy, policy, out)
+    else:
+        state = _ring(state, policy, out)
+    if isinstance(event, ClockTicked | CalendarChanged) or _answers_nothing(event):
+        return state, out.events  # only time (and calendars): what was due has rung
     if isinstance(event, CaseClosed):
         for clock in state.clocks:
             cal = policy.calendar(clock.terms.calendar_id)
@@ -182,6 +197,23 @@ def _settle(
         running.append(clock)
     running.sort(key=lambda c: METRIC_ORDER[c.metric])
     return replace(state, clocks=tuple(running))
+
+
+def _recalendar(
+    state: CaseClocks, before: SlaPolicy, after: SlaPolicy, out: _Outputs
+) -> CaseClocks:
+    """Move the clocks whose calendar changed to the new one at `out.at`: what was due by
+    then rings in the old calendar, the time counted is kept, the rest counts in the new
+    one, and what the new one puts at or before `out.at` rings at `out.at`."""
+    state = _ring(state, before, out)
+    moved = []
+    for clock in state.clocks:
+        old = before.calendar(clock.terms.calendar_id)
+        new = after.calendar(clock.terms.calendar_id)
+        changed = new is not old and new != old
+        moved.append(clocks.retarget(clock, clock.terms, out.at, old, new) if changed else clock)
+    state = replace(state, clocks=tuple(moved), checked_until=max(state.checked_until, out.at))
+    return _ring(state, after, out)
 
 
 def _answers_nothing(event: Input) -> bool:
