@@ -209,7 +209,8 @@ CATALOG: Final[tuple[EventSpec, ...]] = (
         "contact_id",
         (CASES,),
         (ROUTING, SLA, PRIVACY, *_CASE_READERS),
-        "A case ended (resolved, auto-closed, duplicate, ineligible or withdrawn).",
+        "A case ended (resolved, auto-closed, duplicate, ineligible, withdrawn, or its "
+        "citizen erased).",
         copies=("acolhe.routing",),
     ),
     EventSpec(
@@ -393,8 +394,11 @@ CATALOG: Final[tuple[EventSpec, ...]] = (
         "acolhe.privacy",
         "citizen_id",
         (GATEWAY, PRIVACY),
-        (PRIVACY, PROJECTIONS),
-        "A citizen's personal data must be erased (LGPD art. 16 or 18).",
+        (CASES, PRIVACY, PROJECTIONS),
+        "A citizen's personal data must be erased (LGPD art. 16 or 18). Written also into "
+        "every partition of acolhe.conversations (as the timer does ticks), so the case "
+        "lifecycle closes the citizen's open cases (reason citizen_erased) at the same point "
+        "of every contact's history.",
     ),
     EventSpec(
         "ErasureCompleted",

@@ -17,7 +17,7 @@ _ = (date, datetime, Erased)  # used in annotations only
 
 Area = Literal["familia", "violencia_domestica", "criminal", "execucao_penal", "infancia_juventude", "saude", "moradia", "consumidor", "idoso", "previdencia", "other", "unknown"]
 Channel = Literal["web_chat", "whatsapp", "email", "unknown"]
-CloseReason = Literal["resolved", "auto_closed_inactivity", "duplicate", "ineligible", "withdrawn", "unknown"]
+CloseReason = Literal["resolved", "auto_closed_inactivity", "duplicate", "ineligible", "withdrawn", "unknown", "citizen_erased"]
 DeliveryStatus = Literal["sent", "delivered", "read", "failed", "unknown"]
 DocumentType = Literal["rg", "cpf", "proof_of_address", "proof_of_income", "birth_certificate", "court_papers", "other", "unknown"]
 HoldReason = Literal["waiting_on_citizen", "documents_pending", "external", "inactivity", "unknown"]

@@ -7,7 +7,8 @@ in flight, is decided one at a time against the same state and never opens two c
 - `policy`: the office's configurable rules (reopening window, inactivity ladders), from JSON.
 - `state`: `ContactState`, `CaseView` and `evolve`, the fold of every event over a contact.
 - `domain`: `decide` and `handle`, the pure decisions (open, join, reopen, resume, remind,
-  put on hold, auto-close), and `next_deadline`, so the shell can send ticks only where due.
+  put on hold, auto-close, close at the citizen's erasure), and `next_deadline`, so the
+  shell can send ticks only where due.
 - `commands`: agents' replies, holds, resumptions and closes, accepted into facts or refused
   with the reason.
 

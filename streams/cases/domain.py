@@ -13,6 +13,12 @@
   evaluated, in ladder order: reminders (`MessageSent` by the bot), the hold (`CasePutOnHold`,
   reason inactivity), the close (`CaseClosed`, reason auto_closed_inactivity), each hold or
   close preceded by its notice when the policy gives one.
+- A citizen's erasure (`ErasureRequested`, written into every partition of the contacts'
+  topic and so seen by every contact) closes the contact's open case when the contact's
+  citizen, as the state knows it, is the erased one: `CaseClosed`, reason citizen_erased, no
+  agent, no notice (nothing can reach an erased citizen). Whether the citizen was erased is
+  read from this fact in the log, never from a value that reads ERASED, so a replay decides
+  the same closing at the same point. A copy seen again finds the case closed: nothing.
 - Decisions never look inside a personal value: an address that reads as ERASED (its
   citizen was erased) is an address like any other, so a processor that restored it
   erased, one that holds it in clear and a replay all decide the same events with the same
@@ -21,9 +27,10 @@
 
 Every output is derived from its cause: event_id = derive_event_id(cause.event_id,
 "streams.cases", n) for the n-th output (0-based), occurred_at = the cause's time (a tick's
-tick_at), causation_id = cause.event_id, correlation_id = the cause's; for ticks, the case's
-own flow (the tick's correlation id says nothing about the case). The same state and event
-always yield the same outputs.
+tick_at), causation_id = cause.event_id, correlation_id = the cause's; for ticks and
+erasures, the case's own flow (their correlation ids say nothing about the case), and ids
+that also name the case, as one tick or erasure reaches every contact of a partition. The
+same state and event always yield the same outputs.
 
 `handle` is the whole step, in order: 1. decide on the state before the event; 2. evolve the
 event; 3. evolve each output, in order.
@@ -46,6 +53,7 @@ from schemas.events import (
     CaseResumed,
     ClockTicked,
     CommandRefused,
+    ErasureRequested,
     MessageReceived,
     MessageSent,
     SenderKind,
@@ -80,6 +88,8 @@ def decide(
         return _on_message(state, event, policy)
     if isinstance(event, ClockTicked):
         return _on_tick(state, event, policy)
+    if isinstance(event, ErasureRequested):
+        return _on_erasure(state, event)
     if isinstance(event, Command):
         return decide_command(state, event, policy)
     return []
@@ -254,6 +264,33 @@ def _on_tick(state: ContactState, tick: ClockTicked, policy: LifecyclePolicy) ->
                 )
             )
             break
+    return out.events
+
+
+def _on_erasure(state: ContactState, erasure: ErasureRequested) -> list[Output]:
+    """The contact's open case closed, when its citizen is the one erased.
+
+    The citizen is the one the state knows (the latest message's subject, or the case's):
+    a contact of another citizen in the same partition sees the same erasure and keeps its
+    case. No notice is sent: the citizen's address is being destroyed with their key, and a
+    message to it could never be delivered."""
+    case = state.case
+    if case is None or not case.is_open or state.citizen_id != erasure.citizen_id:
+        return []
+    out = _Outputs(
+        erasure.event_id, erasure.occurred_at, case.correlation_id, scope=(case.case_id,)
+    )
+    out.events.append(
+        CaseClosed(
+            event_id=out.next_id(),
+            occurred_at=out.at,
+            correlation_id=out.correlation_id,
+            causation_id=out.cause_id,
+            case_id=case.case_id,
+            contact_id=state.contact_id,
+            reason="citizen_erased",
+        )
+    )
     return out.events
 
 

@@ -17,7 +17,9 @@ processor's own events coming back from the log; a command is remembered once de
 redelivery decides nothing); evolving most facts twice is harmless anyway, and a late copy of
 a `CaseOpened` is recognised by the contact's last `CASE_MEMORY` case ids, a late
 `CaseReopened` by the closing it names. Clock ticks need no memory: a tick only advances
-`checked_until`, which never moves back.
+`checked_until`, which never moves back. An erasure needs none either: it moves nothing by
+itself (the `CaseClosed` it is decided into does), and a case it closed stays closed, so a
+copy of it seen again closes nothing.
 
 Must not import Kafka, faust, Postgres, logging or a clock: time comes in the events.
 """
@@ -45,6 +47,7 @@ from schemas.events import (
     CloseCase,
     CloseReason,
     CommandRefused,
+    ErasureRequested,
     HoldReason,
     MessageReceived,
     MessageSent,
@@ -77,8 +80,9 @@ CaseFact = (
 )
 Command = SendReply | PutCaseOnHold | ResumeCase | CloseCase
 """Agents' commands the lifecycle decides (streams.cases.commands)."""
-Input = MessageReceived | MessageSent | ClockTicked | CaseFact | Command
-"""Every event the lifecycle reads."""
+Input = MessageReceived | MessageSent | ClockTicked | ErasureRequested | CaseFact | Command
+"""Every event the lifecycle reads. `ErasureRequested` and `ClockTicked` are written into every
+partition of the contacts' topic, so they reach every contact of a partition."""
 Output = (
     CaseOpened
     | CaseReopened
@@ -203,8 +207,10 @@ def evolve(state: ContactState, event: Input | CommandRefused) -> ContactState:
             f"{event.NAME} {event.event_id} is for contact {event.contact_id}, "
             f"not {state.contact_id}: key it by contact_id"
         )
-    if isinstance(event, CommandRefused) or event.event_id in state.seen_facts:
-        return state  # a refusal changes nothing; a fact or command seen before neither
+    if isinstance(event, CommandRefused | ErasureRequested) or event.event_id in state.seen_facts:
+        # A refusal changes nothing; nor does an erasure by itself (the CaseClosed decided
+        # from it does); a fact or command seen before neither.
+        return state
     if isinstance(event, Command):
         return _remember(state, event.event_id)  # decided once: a redelivery decides nothing
     after = _on_fact(state, event)

@@ -7,7 +7,9 @@ Steps of `handle`, in order:
 3. the lifecycle evolves over the bot's outputs (a triaged case leaves triage);
 4. the outputs are the lifecycle's then the bot's, in that order.
 Agents' commands (reply, hold, close) are the lifecycle's alone: the bot never sees them, only
-a close they are accepted into (which ends a dialogue still under way).
+a close they are accepted into (which ends a dialogue still under way). So with a citizen's
+erasure: the bot sees only the close it is decided into (reason citizen_erased), and the
+dialogue, with the citizen's words, is dropped at once.
 
 The state holds the citizen's personal values (the contact's address, the dialogue's words,
 answers and email subject), typed `str | Erased`: the shell seals them in snapshots with the

@@ -122,6 +122,10 @@ class ErasureReport:
     keys: tuple[tuple[str, Shredded], ...]
     schemas: tuple[Redacted, ...]
     topic: str
+    conversations: str = "acolhe.conversations"
+    """The contacts' topic, into every partition of which the request was also written."""
+    partitions: int = 0
+    """How many partitions of `conversations` got it (0: none, in an older report)."""
 
     @property
     def keys_destroyed(self) -> int:
@@ -171,6 +175,11 @@ def describe(report: ErasureReport) -> list[str]:
         + f"), request {req.event_id}",
         f"  recorded: ErasureRequested in {report.topic}",
     ]
+    if report.partitions:
+        lines.append(
+            f"  copied: ErasureRequested into the {report.partitions} partition(s) of "
+            f"{report.conversations} (the citizen's open cases close: citizen_erased)"
+        )
     lines += [f"  data key of {subject}: {_OUTCOME_WORDS[o]}" for subject, o in report.keys]
     if not report.schemas:
         lines.append("  read model: no schema with messages found")

@@ -5,7 +5,12 @@ Steps, in this order (correctness depends on it):
    messages): a bad citizen id, basis or schema refuses the erasure before anything is done;
 2. publish `ErasureRequested` to acolhe.privacy and wait for the broker's acknowledgement
    (acks=all): the request is on the record before anything is destroyed, so an erasure
-   that fails half-way is known, and is finished by running it again;
+   that fails half-way is known, and is finished by running it again; then write the same
+   event (same bytes, same id) into every partition of acolhe.conversations and wait for
+   every acknowledgement, as the timer writes ticks: every contact of the citizen sees it
+   in order with its own events, and the case lifecycle closes their open cases
+   (`CaseClosed`, reason citizen_erased), on a replay at the same point. After the record,
+   so that a copy is never in the contacts' stream without it;
 3. destroy the data keys of the citizen's subjects (`PostgresKeyStore.shred`; a subject
    with no key gets a tombstone, so none is ever made): from here every copy of their
    sealed fields (topics, replays, backups, exports) opens as ERASED, and workers holding
@@ -15,7 +20,8 @@ Steps, in this order (correctness depends on it):
    subjects' messages keep their place in the timelines and lose their personal fields;
 5. publish `ErasureCompleted` with what was done.
 A crash between steps is repaired by running the same erasure again: the same event ids
-(readers drop the duplicates), a destroyed key stays destroyed (`already_destroyed`), rows
+(readers drop the duplicates; a copy in the contacts' stream seen again finds their cases
+closed and closes nothing), a destroyed key stays destroyed (`already_destroyed`), rows
 already redacted are left as they are and not counted again.
 
 A projector batch (or a rebuild's bulk phase) decoded before step 3 and written after
@@ -43,12 +49,13 @@ from streams.projections.sqltext import check_schema_name
 from streams.shared.contract import Contract
 from streams.shared.errors import ConfigurationError, RetriableInfrastructureError
 from streams.shared.events import TopicRoute
-from streams.shared.kafka import TopicSpec, ensure_topics, make_producer
+from streams.shared.kafka import TopicSpec, ensure_topics, make_producer, topic_partitions
 from streams.shared.keystore import Shredded
 from streams.shared.postgres import connect
 from streams.shared.settings import Settings
 
 PRIVACY_TOPIC: Final = "acolhe.privacy"
+CONVERSATIONS_TOPIC: Final = "acolhe.conversations"
 _GONE: Final = (asyncpg.exceptions.UndefinedTableError, asyncpg.exceptions.InvalidSchemaNameError)
 
 
@@ -69,12 +76,15 @@ async def erase(
     reference: str | None = None,
     schemas: Sequence[str] | None = None,
     topic: str = PRIVACY_TOPIC,
+    conversations: str = CONVERSATIONS_TOPIC,
 ) -> ErasureReport:
     """Erase the citizen's personal data (the steps are in the module's docstring).
 
     `schemas`: the read-model schemas to redact; None redacts every schema that has
     acolhe's read-model migrations (the live one and any rebuild beside it). `topic`: where
-    the erasure's events go (acolhe.privacy; another topic for tests)."""
+    the erasure's events go (acolhe.privacy; another topic for tests). `conversations`: the
+    contacts' topic, into every partition of which `ErasureRequested` is also written
+    (acolhe.conversations; another topic for tests)."""
     req = domain.request(
         citizen_id, legal_basis=legal_basis, requested_by=requested_by, reference=reference
     )
@@ -88,8 +98,14 @@ async def erase(
     try:
         targets = await _schemas(conn, schemas)
         await ensure_topics(
-            settings.kafka, [TopicSpec(topic, partitions=TOPICS[PRIVACY_TOPIC].partitions)]
+            settings.kafka,
+            [
+                TopicSpec(topic, partitions=TOPICS[PRIVACY_TOPIC].partitions),
+                TopicSpec(conversations, partitions=TOPICS[CONVERSATIONS_TOPIC].partitions),
+            ],
         )
+        # Every partition the topic has (not the catalog's count: a test's topic has fewer).
+        partitions = await topic_partitions(settings.kafka, conversations)
         producer = make_producer(settings.kafka)
         try:
             await producer.start()
@@ -103,13 +119,14 @@ async def erase(
             )
             asked = domain.requested(req, now=datetime.now(UTC))
             await publisher.publish(asked.NAME, asked.to_record())
+            await publisher.broadcast(asked.NAME, asked.to_record(), {conversations: partitions})
             found: set[str] = set()
             for schema in targets:
                 found |= await _subjects(conn, schema, req.citizen_id)
             subjects = domain.subjects_of(req.citizen_id, found)
             outcomes = tuple([(s, await _shred(keys, s)) for s in subjects])
             redacted = tuple([await _redact(conn, schema, subjects) for schema in targets])
-            report = ErasureReport(req, outcomes, redacted, topic)
+            report = ErasureReport(req, outcomes, redacted, topic, conversations, len(partitions))
             done = domain.completed(report, now=datetime.now(UTC))
             await publisher.publish(done.NAME, done.to_record())
         except KafkaError as exc:

@@ -1,8 +1,9 @@
 """`erase` on the real broker and database: after a citizen is erased, nothing of their
 personal data is left in clear in Kafka's segment files, in the read model (nor in one
 rebuilt from the log afterwards) or in an export made with the authorized key; another
-citizen's data is untouched; running the erasure again changes nothing and records nothing
-new."""
+citizen's data is untouched; the request is written into every partition of the contacts'
+topic, so that every contact's stream carries it; running the erasure again changes nothing
+and records nothing new."""
 
 from __future__ import annotations
 
@@ -186,11 +187,19 @@ async def test_an_erased_citizen_is_found_in_clear_nowhere(
             legal_basis="data_subject_request",
             reference="PROTOCOLO-2026-000123",
             topic=privacy,
+            conversations=conversations,
         ),
         TIMEOUT_S,
     )
 
     assert report.keys == ((x.subject_id, "destroyed"),)
+    # The request is in every partition of the contacts' topic, byte for byte the record
+    # in acolhe.privacy: each contact's stream sees it in order with its own events.
+    [recorded_request] = await raw_erasures(settings, privacy)
+    assert report.partitions == PARTITIONS
+    assert await raw_erasures(settings, conversations) == [
+        (p, recorded_request[1]) for p in range(PARTITIONS)
+    ]
     assert next(r for r in report.schemas if r.schema == live).held == 2
     assert next(r for r in report.schemas if r.schema == live).redacted == 2
     assert (report.keys_destroyed, report.is_known) == (1, True)
@@ -224,11 +233,20 @@ async def test_an_erased_citizen_is_found_in_clear_nowhere(
             legal_basis="data_subject_request",
             reference="PROTOCOLO-2026-000123",
             topic=privacy,
+            conversations=conversations,
         ),
         TIMEOUT_S,
     )
 
     assert again.keys == ((x.subject_id, "already_destroyed"),)
+    # Written again into every partition, with the same id (the case lifecycle finds the
+    # citizen's cases closed already: tests/integration/test_erasure_closes_cases.py).
+    copies = [
+        (r.partition, r.event.record["event_id"])
+        for r in await read_topic(settings.kafka, contract.decode, conversations)
+        if isinstance(r, Received) and r.event.name == "ErasureRequested"
+    ]
+    assert sorted(copies) == sorted([(p, report.request.event_id) for p in range(PARTITIONS)] * 2)
     assert [(r.held, r.redacted) for r in again.schemas if r.schema in read_schemas] == [
         (2, 0),
         (2, 0),
@@ -252,7 +270,7 @@ async def test_an_erased_citizen_is_found_in_clear_nowhere(
 async def test_an_unknown_citizen_gets_a_tombstone_and_the_erasure_completes(
     settings: Settings, contract: Contract, topics: tuple[str, str], pg: Any
 ) -> None:
-    _, privacy = topics
+    conversations, privacy = topics
     unknown = f"citizen-nobody-{uuid.uuid4().hex[:8]}"
 
     report: ErasureReport = await asyncio.wait_for(
@@ -262,6 +280,7 @@ async def test_an_unknown_citizen_gets_a_tombstone_and_the_erasure_completes(
             unknown,
             legal_basis="end_of_processing",
             topic=privacy,
+            conversations=conversations,
             schemas=[],
         ),
         TIMEOUT_S,
@@ -283,7 +302,7 @@ async def test_an_unknown_citizen_gets_a_tombstone_and_the_erasure_completes(
 async def test_a_role_that_row_level_security_filters_is_refused_before_anything_is_done(
     settings: Settings, contract: Contract, topics: tuple[str, str], pg: Any, pg_schema: str
 ) -> None:
-    _, privacy = topics
+    conversations, privacy = topics
     await migrate(pg, pg_schema)
     await pg.execute(f'ALTER TABLE "{pg_schema}".case_messages ENABLE ROW LEVEL SECURITY')
     role, password = f"t_erasure_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
@@ -298,10 +317,19 @@ async def test_a_role_that_row_level_security_filters_is_refused_before_anything
 
         with pytest.raises(ConfigurationError, match="row-level security hides rows"):
             await asyncio.wait_for(
-                erase(as_role, contract, citizen, schemas=[pg_schema], topic=privacy), TIMEOUT_S
+                erase(
+                    as_role,
+                    contract,
+                    citizen,
+                    schemas=[pg_schema],
+                    topic=privacy,
+                    conversations=conversations,
+                ),
+                TIMEOUT_S,
             )
 
         assert contract.keys.decryption_key(citizen) is not None  # the key was not touched
+        assert await raw_erasures(settings, conversations) == []  # nothing was written
     finally:
         await pg.execute(f'REVOKE ALL ON SCHEMA "{pg_schema}" FROM {role}')
         await pg.execute(f"DROP ROLE {role}")
@@ -461,6 +489,36 @@ def exported_values(out_dir: Path) -> dict[str, list[str]]:
         elif path.is_file():
             values["other"].append(path.read_text(encoding="utf-8", errors="replace"))
     return values
+
+
+async def raw_erasures(settings: Settings, topic: str) -> list[tuple[int, bytes]]:
+    """The `ErasureRequested` records in `topic` (told by their CloudEvents type header, not
+    decoded), as (partition, value bytes), by partition then offset."""
+    from aiokafka import TopicPartition
+
+    from streams.shared.kafka import make_consumer, topic_partitions
+
+    consumer = make_consumer(settings.kafka, group_id=None)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(topic, p) for p in await topic_partitions(settings.kafka, topic)]
+        consumer.assign(parts)
+        ends = await consumer.end_offsets(parts)
+        for tp in parts:
+            await consumer.seek_to_beginning(tp)
+        records: list[Any] = []
+
+        async def fetch() -> None:
+            while len(records) < sum(ends.values()):
+                for batch in (await consumer.getmany(timeout_ms=1000)).values():
+                    records.extend(batch)
+
+        await asyncio.wait_for(fetch(), TIMEOUT_S)
+    finally:
+        await consumer.stop()
+    wanted = ("ce_type", b"acolhe.events.ErasureRequested")
+    in_order = sorted(records, key=lambda r: (r.partition, r.offset))
+    return [(r.partition, r.value) for r in in_order if wanted in list(r.headers or ())]
 
 
 async def privacy_events(

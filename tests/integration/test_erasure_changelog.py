@@ -114,6 +114,17 @@ async def privacy(settings: Settings) -> AsyncIterator[str]:
 
 
 @pytest.fixture
+async def elsewhere(settings: Settings) -> AsyncIterator[str]:
+    """Where the erasure writes its copies for the contacts (`erase` creates the topic): not
+    the topic the processor reads. This test is about a contact whose case is still open
+    once its citizen's key is gone (a processor that has not reached the erasure's copy
+    yet); the close at the erasure is test_erasure_closes_cases.py's."""
+    name = f"test.erasure.elsewhere.{uuid.uuid4().hex[:8]}"
+    yield name
+    await delete_topics(settings.kafka, [name])
+
+
+@pytest.fixture
 async def group(settings: Settings) -> AsyncIterator[str]:
     """The processor's consumer group; its changelog topic is deleted afterwards."""
     name = f"test.erasure.conversation.{uuid.uuid4().hex[:8]}"
@@ -140,6 +151,7 @@ async def test_an_erased_citizens_dialogue_is_nowhere_in_clear_and_the_processor
     out_topic: str,
     group: str,
     privacy: str,
+    elsewhere: str,
     contract: Contract,
     worker_keys: PostgresKeyStore,
 ) -> None:
@@ -165,7 +177,15 @@ async def test_an_erased_citizens_dialogue_is_nowhere_in_clear_and_the_processor
 
         await publish(settings, contract, topic, [x.late_answer(), y.late_answer()])
         await asyncio.wait_for(
-            erase(settings, contract, x.subject_id, schemas=[], topic=privacy), TIMEOUT_S
+            erase(
+                settings,
+                contract,
+                x.subject_id,
+                schemas=[],
+                topic=privacy,
+                conversations=elsewhere,
+            ),
+            TIMEOUT_S,
         )
         reminder = tick(T0 + timedelta(hours=3))
         await broadcast(settings, contract, topic, reminder)

@@ -19,6 +19,7 @@ from schemas.events import (
     ClockTicked,
     CloseCase,
     CloseReason,
+    ErasureRequested,
     HoldReason,
     MessageReceived,
     MessageSent,
@@ -82,6 +83,7 @@ def received(
     contact: str = CONTACT,
     channel: Channel = "whatsapp",
     provider_message_id: str | None = None,
+    citizen: str = CITIZEN,
 ) -> MessageReceived:
     """The citizen's n-th message; the same n is the same message (a provider redelivery)."""
     wamid = provider_message_id or f"wamid.{contact}.{n}"
@@ -90,7 +92,7 @@ def received(
         event_id=event_id,
         occurred_at=when,
         correlation_id=event_id,
-        subject_id=CITIZEN,
+        subject_id=citizen,
         channel=channel,
         contact_id=contact,
         contact_address=PHONE,
@@ -131,6 +133,22 @@ def tick(when: datetime) -> ClockTicked:
         sequence=int(when.timestamp()),
         tick_at=when,
         interval_ms=60_000,
+    )
+
+
+def erasure(when: datetime, citizen: str = CITIZEN) -> ErasureRequested:
+    """`acolhe erase CITIZEN` as the contacts' stream carries it (one copy per partition);
+    run again later, it has the same id and a later time."""
+    event_id = derive_event_id("streams.privacy", "ErasureRequested", citizen, "PROT-1")
+    return ErasureRequested(
+        event_id=event_id,
+        occurred_at=when,
+        correlation_id=event_id,
+        citizen_id=citizen,
+        requested_by_agent_id="agent-dpo",
+        legal_basis="data_subject_request",
+        request_reference="PROT-1",
+        requested_at=when,
     )
 
 

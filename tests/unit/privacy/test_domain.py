@@ -24,7 +24,7 @@ LATER = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
 def report(keys: tuple[tuple[str, Shredded], ...], *schemas: Redacted) -> ErasureReport:
     req = request("citizen-42", legal_basis="data_subject_request", reference="PROT-7")
-    return ErasureReport(req, keys, schemas, "acolhe.privacy")
+    return ErasureReport(req, keys, schemas, "acolhe.privacy", "acolhe.conversations", 12)
 
 
 def test_the_same_erasure_asked_again_has_the_same_event_ids() -> None:
@@ -145,6 +145,10 @@ def test_the_operator_reads_what_was_done() -> None:
     )
 
     assert lines[0].startswith("erasure of citizen citizen-42 (data_subject_request, reference")
+    assert lines[2] == (
+        "  copied: ErasureRequested into the 12 partition(s) of acolhe.conversations "
+        "(the citizen's open cases close: citizen_erased)"
+    )
     assert "  data key of citizen-42: destroyed" in lines
     assert "  read model acolhe_read: 3 message(s) of the citizen, 3 redacted now" in lines
     assert any("t_gone: dropped while erasing" in line for line in lines)
