@@ -3,17 +3,13 @@ events that reach every contact of a partition.
 
 An erasure (`ErasureRequested`, written by `acolhe erase` into every partition of the
 contacts' topic) concerns whichever contacts of the partition belong to the erased citizen,
-and no key names them: like a tick, it must be handed to every contact. The runtime hands an
-event to every key of a partition when the core says it changes the partition's context
-(`streams.shared.cores.PartitionContext`, the path the SLA clocks' policy changes take), so
-this core declares the erasure such an event. Its context holds nothing: the erasure is
-decided per contact (`streams.cases.domain`), the context object never changes and so is
-never written to the changelog.
+and no key names them: like a tick, it must be handed to every contact. The core declares it
+`partition_wide` (`streams.shared.cores.partition_wide_of`), and each contact decides for
+itself (`streams.cases.domain`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, get_args
 
@@ -25,18 +21,11 @@ from streams.triage.flow import load_flow
 from streams.triage.model import Flow
 
 
-@dataclass(frozen=True, slots=True)
-class NoContext:
-    """The conversation processor's partition context: empty (see the module docstring)."""
-
-
-_NO_CONTEXT = NoContext()
-
-
 class ConversationCore:
     name = "streams.conversation"
     state_type = core.ConversationState
-    context_type = NoContext
+    partition_wide = frozenset({ErasureRequested.NAME})
+    """Handed to every contact of a partition (module docstring)."""
     reads = frozenset(t.NAME for t in get_args(lifecycle.Input))
     """What the lifecycle reads (the triage bot reads a subset): the runtime skips the rest
     of the stream, delivery statuses above all, without decoding it."""
@@ -63,20 +52,3 @@ class ConversationCore:
     def subject_of(self, state: core.ConversationState) -> str | None:
         """Whose key seals the state's personal values in its snapshots."""
         return core.subject_of(state)
-
-    # -- events for every contact of a partition (PartitionContext) ----------------------
-
-    def initial_context(self) -> NoContext:
-        return _NO_CONTEXT
-
-    def changes_context(self, event: Any) -> bool:
-        """Whether the event goes to every contact of the partition: an erasure does."""
-        return isinstance(event, ErasureRequested)
-
-    def evolve_context(self, context: NoContext, event: Any) -> NoContext:
-        return context  # unchanged: nothing is written to the changelog for it
-
-    def handle_in(
-        self, context: NoContext, state: core.ConversationState, event: Any
-    ) -> tuple[core.ConversationState | None, list[Any]]:
-        return self.handle(state, event)

@@ -2,8 +2,9 @@
 
 A core is plain code: it names the key an event belongs to, the initial state of a key, how
 a state and an event give the next state and the outputs, and when a key must next be
-visited by a tick. Optionally it declares the event types it reads (`reads`), and a context
-shared by the keys of a partition (`PartitionContext`).
+visited by a tick. Optionally it declares the event types it reads (`reads`), the event
+types that concern every key of a partition (`partition_wide`: see `partition_wide_of`), and
+a context shared by the keys of a partition (`PartitionContext`).
 """
 
 from __future__ import annotations
@@ -64,3 +65,15 @@ def reads_of(core: object) -> frozenset[str] | None:
     """
     reads = getattr(core, "reads", None)
     return None if reads is None else frozenset(reads) | {"ClockTicked"}
+
+
+def partition_wide_of(core: object) -> frozenset[str]:
+    """The event types a core declares as concerning every key of a partition
+    (`partition_wide`), so the runtime hands each to every state the partition holds, in
+    key order, instead of to the one key `key_of` names.
+
+    For a fact written into every partition (as ticks and policy changes are) that concerns
+    keys no field of it names: a citizen's erasure concerns whichever contacts belong to
+    the citizen, and only each contact's state knows that. Unlike a change of the
+    partition's context, it leaves nothing behind to keep."""
+    return frozenset(getattr(core, "partition_wide", ()))

@@ -54,7 +54,7 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 from schemas.events import EVENT_TYPES, ClockTicked, InputDeadLettered
 from streams.shared import changelog, snapshots
 from streams.shared.contract import Contract
-from streams.shared.cores import Core, PartitionContext, reads_of
+from streams.shared.cores import Core, PartitionContext, partition_wide_of, reads_of
 from streams.shared.errors import BadInput
 from streams.shared.events import (
     DEAD_LETTER_TOPIC,
@@ -145,6 +145,7 @@ class Processor(Generic[S]):
         self._context_core: PartitionContext[Any] | None = (
             core if hasattr(core, "context_type") else None  # type: ignore[assignment]
         )
+        self._partition_wide = partition_wide_of(core)
         self._seals = snapshots.holds_personal(core.state_type)
         self._subject_of: Any = getattr(core, "subject_of", None)
         if self._seals and self._subject_of is None:
@@ -341,6 +342,8 @@ class Processor(Generic[S]):
         if ctx_core is not None and ctx_core.changes_context(event):
             # every key, in an order no hash decides
             return sorted(states), ctx_core.evolve_context(context, event)
+        if event.NAME in self._partition_wide:
+            return sorted(states), context  # every key, as above; no context to change
         key = self.core.key_of(event)
         return ([key] if key is not None else []), context
 
