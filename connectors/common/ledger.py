@@ -66,6 +66,9 @@ class Ledger:
         self.schema = schema
         self.flush_s = flush_s
         self._pending: dict[str, datetime] = {}
+        # Notes taken out of `_pending` by a flush whose commit has not come back yet: still
+        # the truth for `last_inbound` (the table does not show them until the commit).
+        self._writing: list[dict[str, datetime]] = []
         self._flushing: asyncio.Task[None] | None = None
 
     async def create_tables(self) -> None:
@@ -162,6 +165,7 @@ class Ledger:
         pending, self._pending = self._pending, {}
         if not pending:
             return
+        self._writing.append(pending)
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 # Best effort (see note_inbound): no need to wait for the WAL's flush.
@@ -180,15 +184,19 @@ class Ledger:
                 held = self._pending.get(contact)
                 self._pending[contact] = at if held is None else max(held, at)
             raise
+        finally:
+            self._writing.remove(pending)
 
     async def last_inbound(self, contact_id: str) -> datetime | None:
-        """When the contact last wrote, counting notes not yet written."""
+        """When the contact last wrote, counting notes not yet written and notes being
+        written (out of the pending ones, not committed yet: they used to be in neither
+        place, and a reply to a contact who had just written could be refused as outside
+        WhatsApp's window). The notes in memory are read before the table, so a flush that
+        commits in between is seen in one place or the other."""
+        held = [n[contact_id] for n in (self._pending, *self._writing) if contact_id in n]
         found: datetime | None = await self._pool.fetchval(
             f"SELECT at FROM {self.schema}.last_inbound WHERE channel = $1 AND contact_id = $2",
             self.channel,
             contact_id,
         )
-        pending = self._pending.get(contact_id)
-        if pending is not None and (found is None or pending > found):
-            return pending
-        return found
+        return max([*held, found] if found is not None else held, default=None)
