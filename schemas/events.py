@@ -1685,6 +1685,9 @@ class SendReply:
     agent_id: str
     text: str | Erased | None = None
     attachments: tuple[Attachment, ...] = ()
+    template_name: str | None = None
+    template_language: str | None = None
+    template_parameters: str | Erased | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -1698,6 +1701,9 @@ class SendReply:
             "agent_id": self.agent_id,
             "text": self.text,
             "attachments": [x.to_record() for x in self.attachments],
+            "template_name": self.template_name,
+            "template_language": self.template_language,
+            "template_parameters": self.template_parameters,
         }
 
     @classmethod
@@ -1713,6 +1719,9 @@ class SendReply:
             agent_id=r["agent_id"],
             text=r.get("text", None),
             attachments=tuple(Attachment.from_record(x) for x in r.get("attachments", ())),
+            template_name=r.get("template_name", None),
+            template_language=r.get("template_language", None),
+            template_parameters=r.get("template_parameters", None),
         )
 
 

@@ -13,7 +13,9 @@ A request's steps, in order (each refusal in the connectors' JSON shape, connect
    problem), and for reply and transfer `subject_id` is the gateway's to fill (a body
    naming one -> a problem); then `commands.command_from_request` -> 400 with every problem;
 5. reply and transfer: look the case up in the read model -> 404 unknown, 409 when the
-   body's contact is not the case's; its citizen becomes the command's subject_id;
+   body's contact is not the case's; its citizen becomes the command's subject_id, whose
+   data key seals the personal fields (a reply's text or template parameters, a
+   transfer's note) when step 7 publishes;
 6. remember the Idempotency-Key with the request's fingerprint -> 422 when the key was used
    for another request; a retry of an accepted request -> 202 as before, nothing published;
 7. publish with Inbound.accept (acks=all), bounded by the publish timeout -> 503 with

@@ -1,6 +1,7 @@
 """Agents' HTTP requests -> the contract's command events, validated strictly.
 
-One action per endpoint: `reply` -> SendReply, `transfer` -> TransferCase, `hold` ->
+One action per endpoint: `reply` -> SendReply (text, or a WhatsApp template:
+connectors.gateway.template), `transfer` -> TransferCase, `hold` ->
 PutCaseOnHold, `resume` -> ResumeCase, `close` -> CloseCase, `claim` -> ClaimCase,
 `presence` -> ChangePresence, `capacity` -> ChangeCapacity. The shell publishes the command
 where schemas.catalog says (SendReply, PutCaseOnHold, ResumeCase, CloseCase on
@@ -36,6 +37,7 @@ from typing import Any, Final, Literal, TypeVar, get_args
 import orjson
 
 from connectors.gateway.auth import AgentClaims
+from connectors.gateway.template import Template, read_template
 from connectors.webchat.signing import is_valid_id
 from schemas.envelope import derive_event_id
 from schemas.events import (
@@ -139,6 +141,19 @@ class _Body:
             return str(value)
         return ""
 
+    def has(self, name: str) -> bool:
+        return self._data.get(name) is not None
+
+    def template(self, name: str) -> Template | None:
+        """connectors.gateway.template's checks, its problems added to the body's."""
+        if not self.has(name):
+            return None
+        found = read_template(self._data[name], name)
+        if isinstance(found, Template):
+            return found
+        self.problems.extend(Problem(field, reason) for field, reason in found)
+        return None
+
     def optional_id(self, name: str) -> str | None:
         return self.id(name) if self._data.get(name) is not None else None
 
@@ -184,7 +199,7 @@ class _Body:
 
 _CASE = ("case_id", "contact_id", "correlation_id")
 _FIELDS: Final[dict[str, tuple[str, ...]]] = {
-    "reply": (*_CASE, "subject_id", "text"),
+    "reply": (*_CASE, "subject_id", "text", "template"),
     "transfer": (*_CASE, "subject_id", "to_queue_id", "to_agent_id", "note"),
     "hold": (*_CASE, "reason"),
     "resume": (*_CASE,),
@@ -281,6 +296,11 @@ def json_object(body: bytes, problems: list[Problem]) -> dict[str, Any] | None:
 
 
 def _send_reply(body: _Body, env: _Envelope) -> SendReply:
+    """Text, or a WhatsApp template (the one way past the 24-hour window): one of them."""
+    has_template = body.has("template")
+    if has_template and body.has("text"):
+        body.problems.append(Problem("template", "either text or a template, not both"))
+    template = body.template("template")
     return SendReply(
         event_id=env.event_id,
         occurred_at=env.occurred_at,
@@ -289,7 +309,10 @@ def _send_reply(body: _Body, env: _Envelope) -> SendReply:
         case_id=body.id("case_id"),
         contact_id=body.id("contact_id"),
         subject_id=body.id("subject_id"),
-        text=body.text("text", MAX_REPLY_CHARS, required=True),
+        text=body.text("text", MAX_REPLY_CHARS, required=not has_template),
+        template_name=template.name if template else None,
+        template_language=template.language if template else None,
+        template_parameters=template.parameters_json() if template else None,
     )
 
 

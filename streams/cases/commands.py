@@ -6,12 +6,15 @@ case facts (the commands are keyed by contact on the same topic). Steps of `deci
 in order:
 1. a command already decided (its event_id among the contact's remembered facts) decides
    nothing: a redelivery, or a replay after a crash, adds no second fact;
-2. the command itself must make sense (a reply says something, a reason is one an agent may
-   give): else `invalid`;
+2. the command itself must make sense (a reply says something: text, files, or a template
+   with its name and language and nothing else; a reason is one an agent may give): else
+   `invalid`;
 3. the case: unknown to this contact -> `no_such_case`; closed, or an earlier case of the
    contact -> `case_closed`; not assigned to the agent who asks -> `not_your_case`;
 4. what the state must allow: a hold must change the reason, a resume needs a case on hold,
-   a reply needs an address to send to (a message from the contact); else `invalid`;
+   a reply needs an address to send to (a message from the contact), and a template a
+   contact on WhatsApp (templates are WhatsApp's way past its 24-hour window; email and
+   web chat take text); else `invalid`;
 5. the fact: `MessageSent` (sender_kind agent), `CasePutOnHold`, `CaseResumed` (reason
    agent, held_ms as a citizen's reply would report it) or `CaseClosed`, by that agent.
 
@@ -83,6 +86,12 @@ def decide_command(state: ContactState, command: Command, policy: LifecyclePolic
         if target is None:
             detail = f"contact {state.contact_id} has no address to reply to"
             return [_refused(command, "invalid", detail)]
+        if command.template_name is not None and target.channel != "whatsapp":
+            detail = (
+                f"templates are WhatsApp's and case {command.case_id} is on {target.channel}, "
+                "which takes text: send the reply as text"
+            )
+            return [_refused(command, "invalid", detail)]
         return [_reply(state, target, command)]
     return [_case_fact(state, command, policy)]
 
@@ -100,9 +109,7 @@ def _case_fact(
 
 def _malformed(command: Command) -> Refusal | None:
     if isinstance(command, SendReply):
-        if (command.text is None or command.text == "") and not command.attachments:
-            return "invalid", "a reply needs text or at least one attachment"
-        return None
+        return _malformed_reply(command)
     if isinstance(command, PutCaseOnHold):
         if command.reason == "unknown":
             return "invalid", "unknown hold reason: update the gateway's schemas"
@@ -110,6 +117,22 @@ def _malformed(command: Command) -> Refusal | None:
     if isinstance(command, ResumeCase):
         return None  # ids only: the case says whether it makes sense
     return _malformed_close(command)
+
+
+def _malformed_reply(command: SendReply) -> Refusal | None:
+    has_text = command.text is not None and command.text != ""
+    if command.template_name is None:
+        if command.template_language is not None or command.template_parameters is not None:
+            return "invalid", "template_language and template_parameters need a template_name"
+        if not has_text and not command.attachments:
+            return "invalid", "a reply needs text, a template or at least one attachment"
+        return None
+    if not command.template_name or not command.template_language:
+        return "invalid", "a template needs its name and its language"
+    if command.text is not None or command.attachments:
+        # what WhatsApp sends is the approved template alone (connectors.whatsapp.graph)
+        return "invalid", "a template goes alone: no text or attachments with it"
+    return None
 
 
 def _malformed_close(command: CloseCase) -> Refusal | None:
@@ -190,6 +213,9 @@ def _reply(state: ContactState, target: _Target, command: SendReply) -> MessageS
         agent_id=command.agent_id,
         text=command.text,
         attachments=command.attachments,
+        template_name=command.template_name,
+        template_language=command.template_language,
+        template_parameters=command.template_parameters,
         thread_id=state.thread_id,
         sent_at=command.occurred_at,
     )

@@ -219,6 +219,60 @@ async def test_each_command_is_accepted_into_its_event_by_the_token_agent(start:
     assert keyed["ChangePresence"] == "ana.souza"
 
 
+WA_CASE_ID = "case-2b9e"
+WA_CONTACT_ID = "whatsapp-4d7c"
+WA_CITIZEN_ID = "citizen-8e1f"
+HEARING = ["amanhã, 14h", "Fórum João Mendes, sala 3"]
+
+
+async def test_a_template_reply_is_durable_with_its_parameters_sealed(
+    start: Start, pg: Any, read_model: str
+) -> None:
+    # a citizen silent for days on WhatsApp: only an approved template reaches them
+    await pg.execute(
+        f'INSERT INTO "{read_model}".cases (case_id, contact_id, citizen_id, channel, status,'
+        " agent_id, opened_at, assigned_at, version)"
+        " VALUES ($1, $2, $3, 'whatsapp', 'assigned', 'ana.souza', now(), now(), 1)",
+        WA_CASE_ID,
+        WA_CONTACT_ID,
+        WA_CITIZEN_ID,
+    )
+    template = {"name": "lembrete_audiencia", "language": "pt_BR", "parameters": HEARING}
+    body = {"contact_id": WA_CONTACT_ID, "template": template}
+    async with start() as gw:
+        response, answer = await gw.send("POST", f"/v1/cases/{WA_CASE_ID}/reply", body)
+        assert response.status == 202, answer
+        raw: list[bytes] = []
+
+        async def keep_raw(messages: list[Any]) -> Any:
+            raw.extend(m.value for m in messages)
+            return await gw.contract.decode(messages)
+
+        read = await read_topic(gw.settings.kafka, keep_raw, gw.topic)
+
+    assert answer["command"] == "SendReply"
+    [record] = [r.event.record for r in read if isinstance(r, Received)]
+    assert record["event_id"] == answer["event_id"]
+    assert answer["message_id"] == reply_message_id(record["event_id"])
+    assert (record["case_id"], record["contact_id"], record["text"]) == (
+        WA_CASE_ID,
+        WA_CONTACT_ID,
+        None,
+    )
+    assert (record["template_name"], record["template_language"]) == (
+        "lembrete_audiencia",
+        "pt_BR",
+    )
+    assert orjson.loads(record["template_parameters"]) == HEARING
+    # sealed under the case's citizen: opened above with their key, never in clear on Kafka
+    assert record["subject_id"] == WA_CITIZEN_ID
+    [value] = raw
+    for parameter in HEARING:
+        assert parameter.encode() not in value
+    assert "João Mendes".encode() not in value
+    assert b"lembrete_audiencia" in value  # the template's name is no personal data
+
+
 async def test_a_retry_with_the_same_key_gets_the_same_event_id_and_is_recorded_once(
     start: Start,
 ) -> None:
@@ -341,6 +395,23 @@ async def test_bad_bodies_are_refused_400_with_every_problem(start: Start) -> No
             {**CASE, "text": REPLY, "case_id": "case-other"},
             None,
             {("case_id", "not the path's case: leave case_id out")},
+        ),
+        (
+            "text and a template at once, the template's language and a parameter bad",
+            {
+                **CASE,
+                "text": REPLY,
+                "template": {"name": "lembrete", "language": "pt-BR", "parameters": ["a\nb"]},
+            },
+            None,
+            {
+                ("template", "either text or a template, not both"),
+                ("template.language", "a language code, e.g. pt_BR, en_US or es"),
+                (
+                    "template.parameters[0]",
+                    "one line: no newline, tab or control character, nor 5 spaces in a row",
+                ),
+            },
         ),
         (
             "missing Idempotency-Key, blank text, unknown field",

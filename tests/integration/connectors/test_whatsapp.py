@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from aiohttp import ClientSession
 from aiokafka.errors import KafkaConnectionError
@@ -23,12 +24,17 @@ from connectors.common.identity import ContactIds
 from connectors.common.inbound import Inbound
 from connectors.common.lean_http import LeanServer
 from connectors.common.outbound import Sent
+from connectors.gateway.auth import AgentClaims
+from connectors.gateway.commands import command_from_request
 from connectors.whatsapp import service
 from connectors.whatsapp.deliver import WhatsAppDeliverer
 from connectors.whatsapp.mapping import message_event_id, status_event_id
 from connectors.whatsapp.signature import SIGNATURE_HEADER, sign
 from connectors.whatsapp.webhook import PATH, Webhook
-from schemas.events import MessageSent
+from schemas.events import CaseAssigned, MessageReceived, MessageSent, SendReply
+from streams.cases.domain import decide, handle
+from streams.cases.policy import default_policy
+from streams.cases.state import ContactState
 from streams.shared.contract import Contract
 from streams.shared.events import Received, read_topic
 from streams.shared.kafka import make_producer
@@ -572,6 +578,61 @@ async def test_outside_the_window_free_form_is_refused_unsent_and_a_template_goe
     assert error["code"] == "outside_window"
     assert "outside the 24-hour window" in error["title"]
     (sent,) = await statuses_of(rig, "msg-template")
+    assert sent["status"] == "sent"
+
+
+IDEMPOTENCY_KEY = "3c0b7a1e-5f2d-4e8a-9b61-7d4c2e9f0a13"
+
+
+async def test_an_agents_template_reply_outside_the_window_reaches_the_citizen(rig: Rig) -> None:
+    # A public defender tells a citizen silent for a day that the hearing is tomorrow: the
+    # agents' app's body, the gateway's command, the lifecycle's decision, then this outbound.
+    long_ago = datetime.now(UTC) - timedelta(hours=25)
+    assert (await rig.post(webhook(messages=[text("wamid.old", at=long_ago)]))).status == 200
+    (record,) = await rig.of("MessageReceived")
+    received = MessageReceived.from_record(record)
+    policy = default_policy()
+    state, _ = handle(ContactState(contact_id=received.contact_id), received, policy)
+    assert state.case is not None
+    case_id = state.case.case_id
+    now = datetime.now(UTC)
+    assignment = CaseAssigned(
+        event_id=f"assigned-{case_id}",
+        occurred_at=long_ago + timedelta(minutes=5),
+        correlation_id=case_id,
+        case_id=case_id,
+        agent_id="ana.souza",
+        queue_id="criminal-capital",
+        routing_decision_id="rd-1",
+    )
+    state, _ = handle(state, assignment, policy)
+    hearing = ["amanhã, 14h", "Fórum da Barra Funda, sala 3"]
+    body = {
+        "case_id": case_id,
+        "contact_id": received.contact_id,
+        "subject_id": received.subject_id,
+        "template": {"name": "aviso_audiencia", "language": "pt_BR", "parameters": hearing},
+    }
+    agent = AgentClaims(agent_id="ana.souza", issued_at=now, expires_at=now + timedelta(hours=8))
+    command = command_from_request(
+        "reply", orjson.dumps(body), agent=agent, idempotency_key=IDEMPOTENCY_KEY, received_at=now
+    )
+    assert isinstance(command, SendReply), command
+    (reply,) = decide(state, command, policy)
+    assert isinstance(reply, MessageSent), reply
+
+    await deliver(rig, reply)
+
+    (request,) = rig.graph.sends()
+    assert request.body["type"] == "template"
+    assert request.body["template"] == {
+        "name": "aviso_audiencia",
+        "language": {"code": "pt_BR"},
+        "components": [
+            {"type": "body", "parameters": [{"type": "text", "text": v} for v in hearing]}
+        ],
+    }
+    (sent,) = await statuses_of(rig, reply.message_id)
     assert sent["status"] == "sent"
 
 

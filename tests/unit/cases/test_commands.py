@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -15,10 +16,12 @@ from schemas.events import (
     CaseClosed,
     CasePutOnHold,
     CaseResumed,
+    Channel,
     CommandRefused,
     HoldReason,
     MessageSent,
     RefusalReason,
+    SendReply,
 )
 from schemas.personal import ERASED
 from streams.cases.commands import reply_message_id
@@ -200,8 +203,89 @@ def test_an_empty_reply_is_refused_as_invalid() -> None:
 
     assert refusal(decide(held_by_ana(), command, POLICY)) == (
         "invalid",
-        "a reply needs text or at least one attachment",
+        "a reply needs text, a template or at least one attachment",
     )
+
+
+HEARING = '["amanhã, 14h", "Fórum João Mendes"]'
+
+
+def template_reply(case_id: str = CASE, **changes: Any) -> SendReply:
+    """A reply that is an approved WhatsApp template: the way past the 24-hour window."""
+    command = send_reply(case_id, at(days=2), text=None)
+    fields: dict[str, Any] = {
+        "template_name": "lembrete_audiencia",
+        "template_language": "pt_BR",
+        "template_parameters": HEARING,
+    }
+    return replace(command, **(fields | changes))
+
+
+def test_a_template_reply_is_sent_as_that_template_and_no_text() -> None:
+    command = template_reply()
+
+    state, outputs = when(held_by_ana(), [command])
+
+    sent = only(outputs)
+    assert isinstance(sent, MessageSent)
+    assert (sent.template_name, sent.template_language, sent.template_parameters) == (
+        "lembrete_audiencia",
+        "pt_BR",
+        HEARING,
+    )
+    assert (sent.text, sent.attachments) == (None, ())
+    assert (sent.sender_kind, sent.agent_id, sent.channel) == ("agent", ANA, "whatsapp")
+    assert sent.message_id == reply_message_id(command.event_id)
+    assert status(state) == "waiting_on_citizen"
+    # redelivered, it adds nothing
+    assert handle(state, command, POLICY) == (state, [])
+
+
+def test_a_template_without_parameters_is_sent_without_them() -> None:
+    sent = only(decide(held_by_ana(), template_reply(template_parameters=None), POLICY))
+
+    assert isinstance(sent, MessageSent)
+    assert (sent.template_name, sent.template_parameters) == ("lembrete_audiencia", None)
+
+
+@pytest.mark.parametrize("channel", ["email", "web_chat"])
+def test_a_template_on_an_email_or_web_chat_case_is_refused_as_invalid(channel: Channel) -> None:
+    first = received(1, channel=channel)
+    case = case_id_for(first)
+    state = given(first, assigned(case, at(minutes=9), agent_id=ANA))
+
+    reason, detail = refusal(decide(state, template_reply(case), POLICY))
+
+    assert reason == "invalid"
+    assert detail == (
+        f"templates are WhatsApp's and case {case} is on {channel}, which takes text: "
+        "send the reply as text"
+    )
+    assert HEARING not in detail
+
+
+@pytest.mark.parametrize(
+    ("changes", "detail"),
+    [
+        ({"text": "Bom dia"}, "a template goes alone: no text or attachments with it"),
+        ({"template_language": None}, "a template needs its name and its language"),
+        (
+            {"template_name": None},
+            "template_language and template_parameters need a template_name",
+        ),
+    ],
+    ids=["with text", "without language", "parameters without a name"],
+)
+def test_a_template_reply_that_makes_no_sense_is_refused_as_invalid(
+    changes: dict[str, Any], detail: str
+) -> None:
+    assert refusal(decide(held_by_ana(), template_reply(**changes), POLICY)) == ("invalid", detail)
+
+
+def test_a_template_reply_is_refused_unless_the_agent_holds_the_open_case() -> None:
+    command = template_reply(agent_id="agent-bia")
+
+    assert refusal(decide(held_by_ana(), command, POLICY))[0] == "not_your_case"
 
 
 def test_a_reply_whose_text_reads_erased_is_decided_as_the_readable_one_was() -> None:

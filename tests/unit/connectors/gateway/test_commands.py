@@ -220,6 +220,154 @@ def test_every_problem_is_reported_at_once_with_its_field() -> None:
     }
 
 
+# -- a reply with a WhatsApp template ----------------------------------------------------------
+
+HEARING = {
+    "name": "lembrete_audiencia",
+    "language": "pt_BR",
+    "parameters": ["amanhã, 14h", "Fórum João Mendes, sala 3"],
+}
+REPLY = {**CASE, "subject_id": "citizen-1"}
+
+
+def test_a_template_reply_becomes_send_reply_with_the_template_and_no_text() -> None:
+    outcome = request("reply", {**REPLY, "template": HEARING})
+
+    event_id = command_event_id("ana", "SendReply", KEY)
+    assert outcome == SendReply(
+        event_id=event_id,
+        occurred_at=T0,
+        correlation_id=event_id,
+        subject_id="citizen-1",
+        case_id="case-1",
+        contact_id="web_chat-1",
+        agent_id="ana",
+        template_name="lembrete_audiencia",
+        template_language="pt_BR",
+        template_parameters='["amanhã, 14h","Fórum João Mendes, sala 3"]',
+    )
+
+
+@pytest.mark.parametrize("parameters", [None, []], ids=["left out", "empty"])
+def test_a_template_without_parameters_carries_none(parameters: list[str] | None) -> None:
+    outcome = request(
+        "reply",
+        {**REPLY, "template": {"name": "retorno_2", "language": "es", "parameters": parameters}},
+    )
+
+    assert isinstance(outcome, SendReply)
+    assert (outcome.template_name, outcome.template_language) == ("retorno_2", "es")
+    assert (outcome.template_parameters, outcome.text) == (None, None)
+
+
+def test_another_template_is_another_request_for_the_same_key() -> None:
+    first = request("reply", {**REPLY, "template": HEARING})
+    other = request("reply", {**REPLY, "template": {**HEARING, "parameters": ["hoje, 9h", "x"]}})
+
+    assert isinstance(first, SendReply)
+    assert isinstance(other, SendReply)
+    assert fingerprint(first) != fingerprint(other)
+
+
+def template_problems(template: object, **body: object) -> set[Problem]:
+    return problems(request("reply", {**REPLY, **body, "template": template}))
+
+
+def test_text_and_a_template_together_are_refused() -> None:
+    assert template_problems(HEARING, text="Bom dia") == {
+        Problem("template", "either text or a template, not both")
+    }
+
+
+def test_neither_text_nor_a_template_is_refused_naming_text() -> None:
+    assert fields(request("reply", REPLY)) == {"text"}
+
+
+NAME = "an approved template's name: 1 to 512 of a-z 0-9 _"
+LANGUAGE = "a language code, e.g. pt_BR, en_US or es"
+ONE_LINE = "one line: no newline, tab or control character, nor 5 spaces in a row"
+
+
+@pytest.mark.parametrize(
+    ("template", "problem"),
+    [
+        (
+            "lembrete_audiencia",
+            Problem("template", 'an object: {"name", "language", "parameters"}'),
+        ),
+        ({**HEARING, "name": "Lembrete-Audiência"}, Problem("template.name", NAME)),
+        ({**HEARING, "name": "a" * 513}, Problem("template.name", NAME)),
+        ({**HEARING, "name": ""}, Problem("template.name", NAME)),
+        ({**HEARING, "name": 7}, Problem("template.name", NAME)),
+        ({"language": "pt_BR"}, Problem("template.name", "required")),
+        ({**HEARING, "language": "pt-BR"}, Problem("template.language", LANGUAGE)),
+        ({**HEARING, "language": "portuguese"}, Problem("template.language", LANGUAGE)),
+        ({**HEARING, "language": "PT_br"}, Problem("template.language", LANGUAGE)),
+        ({"name": "lembrete_audiencia"}, Problem("template.language", "required")),
+        ({**HEARING, "parameters": "amanhã"}, Problem("template.parameters", "a list of strings")),
+        ({**HEARING, "parameters": ["amanhã", 14]}, Problem("template.parameters[1]", "a string")),
+        (
+            {**HEARING, "parameters": ["x"] * 21},
+            Problem("template.parameters", "at most 20 parameters"),
+        ),
+        (
+            {**HEARING, "parameters": ["x" * 1025]},
+            Problem("template.parameters[0]", "at most 1024 characters"),
+        ),
+        ({**HEARING, "parameters": ["amanhã\n14h"]}, Problem("template.parameters[0]", ONE_LINE)),
+        ({**HEARING, "parameters": ["amanhã\t14h"]}, Problem("template.parameters[0]", ONE_LINE)),
+        (
+            {**HEARING, "parameters": ["amanhã     14h"]},
+            Problem("template.parameters[0]", ONE_LINE),
+        ),
+        ({**HEARING, "parameters": ["ok", "  "]}, Problem("template.parameters[1]", "not blank")),
+        ({**HEARING, "header": "x"}, Problem("template.header", "unknown field")),
+    ],
+    ids=[
+        "not an object",
+        "uppercase and hyphen in the name",
+        "name too long",
+        "empty name",
+        "name not a string",
+        "no name",
+        "language with a hyphen",
+        "language a word",
+        "language upside down",
+        "no language",
+        "parameters not a list",
+        "a parameter not a string",
+        "too many parameters",
+        "a parameter too long",
+        "a newline in a parameter",
+        "a tab in a parameter",
+        "five spaces in a parameter",
+        "a blank parameter",
+        "an unknown field in the template",
+    ],
+)
+def test_a_template_meta_would_refuse_is_refused_at_once_naming_the_field(
+    template: object, problem: Problem
+) -> None:
+    assert template_problems(template) == {problem}
+
+
+def test_every_problem_with_a_template_is_reported_at_once() -> None:
+    template = {"name": "Lembrete", "language": "pt-BR", "parameters": [1, "a\nb"]}
+
+    assert fields(request("reply", {**REPLY, "template": template})) == {
+        "template.name",
+        "template.language",
+        "template.parameters[0]",
+        "template.parameters[1]",
+    }
+
+
+def test_four_spaces_in_a_row_and_the_longest_name_are_accepted() -> None:
+    template = {"name": "a" * 512, "language": "pt_BR", "parameters": ["sala    3", "x" * 1024]}
+
+    assert isinstance(request("reply", {**REPLY, "template": template}), SendReply)
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -314,6 +462,7 @@ FIELD_NAMES = st.sampled_from(
         "contact_id",
         "subject_id",
         "text",
+        "template",
         "to_queue_id",
         "to_agent_id",
         "note",
