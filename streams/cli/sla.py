@@ -27,16 +27,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from schemas.catalog import TOPICS
 from schemas.envelope import derive_event_id
 from schemas.events import CalendarChanged, SlaPolicyChanged, SlaTarget
 from streams.shared.errors import BadInput
 from streams.shared.settings import Settings
+
+if TYPE_CHECKING:
+    from streams.shared.contract import Contract
 
 CONVERSATIONS = "acolhe.conversations"
 SLA_CONFIG = "acolhe.sla.config"
@@ -222,24 +226,26 @@ def _change_policy(args: argparse.Namespace) -> int:
 
 
 async def _publish(settings: Settings, changes: list[SlaPolicyChanged]) -> None:
-    await _broadcast(settings, changes)
+    async with _contract(settings) as contract:
+        await _broadcast(settings, contract, changes)
 
 
 async def _publish_calendar(settings: Settings, change: CalendarChanged) -> int | None:
     """Write the change unless the log has that calendar at its version or a later one
     already; then return that latest version (nothing written)."""
-    return await _broadcast(settings, [change], calendar=change)
+    async with _contract(settings) as contract:
+        latest = await _latest_version(settings, contract, change.calendar_id)
+        if latest is not None and latest >= change.version:
+            return latest
+        await _broadcast(settings, contract, [change])
+    return None
 
 
-async def _broadcast(
-    settings: Settings,
-    changes: Sequence[SlaPolicyChanged | CalendarChanged],
-    *,
-    calendar: CalendarChanged | None = None,
-) -> int | None:
+@asynccontextmanager
+async def _contract(settings: Settings) -> AsyncIterator[Contract]:
+    """The contract, once the topics a change is written to exist."""
     from streams.shared.contract import Contract
-    from streams.shared.events import Received, read_topic
-    from streams.shared.kafka import TopicSpec, ensure_topics, make_producer
+    from streams.shared.kafka import TopicSpec, ensure_topics
 
     await ensure_topics(
         settings.kafka,
@@ -247,28 +253,41 @@ async def _broadcast(
     )
     contract = await Contract.open(settings)
     try:
-        if calendar is not None:
-            versions = [
-                int(r.event.record["version"])
-                for r in await read_topic(settings.kafka, contract.decode, SLA_CONFIG)
-                if isinstance(r, Received)
-                and r.event.name == calendar.NAME
-                and r.event.record["calendar_id"] == calendar.calendar_id
-            ]
-            if versions and max(versions) >= calendar.version:
-                return max(versions)
-        producer = make_producer(settings.kafka)
-        await producer.start()
-        try:
-            publisher = contract.publisher(producer, source="/acolhe/cli/sla")
-            everywhere = {
-                SLA_CONFIG: [0],
-                CONVERSATIONS: list(range(TOPICS[CONVERSATIONS].partitions)),
-            }
-            for change in changes:
-                await publisher.broadcast(change.NAME, change.to_record(), everywhere)
-        finally:
-            await producer.stop()
+        yield contract
     finally:
         await contract.close()
-    return None
+
+
+async def _latest_version(settings: Settings, contract: Contract, calendar_id: str) -> int | None:
+    """The latest version of the calendar among the changes in acolhe.sla.config."""
+    from streams.shared.events import Received, read_topic
+
+    versions = [
+        int(r.event.record["version"])
+        for r in await read_topic(settings.kafka, contract.decode, SLA_CONFIG)
+        if isinstance(r, Received)
+        and r.event.name == CalendarChanged.NAME
+        and r.event.record["calendar_id"] == calendar_id
+    ]
+    return max(versions, default=None)
+
+
+async def _broadcast(
+    settings: Settings, contract: Contract, changes: Sequence[SlaPolicyChanged | CalendarChanged]
+) -> None:
+    """Each change to acolhe.sla.config and into every partition of acolhe.conversations,
+    every acknowledgement awaited."""
+    from streams.shared.kafka import make_producer
+
+    producer = make_producer(settings.kafka)
+    await producer.start()
+    try:
+        publisher = contract.publisher(producer, source="/acolhe/cli/sla")
+        everywhere = {
+            SLA_CONFIG: [0],
+            CONVERSATIONS: list(range(TOPICS[CONVERSATIONS].partitions)),
+        }
+        for change in changes:
+            await publisher.broadcast(change.NAME, change.to_record(), everywhere)
+    finally:
+        await producer.stop()
