@@ -6,8 +6,12 @@ entries (policy_id, version, queues, calendar, pause_reasons, targets). Steps:
 1. read and check it exactly as the shipped policy file is checked (a bad file is refused
    with the field and the fault, and nothing is written);
 2. make one `SlaPolicyChanged` per queue it names, effective now, with an id derived from
-   (policy, version, queue): running it twice records the change once;
-3. write each to `acolhe.sla.config` (the record of policy changes) and into every
+   (policy, version, queue); its version must be above the shipped policy file's for a
+   queue the shipped file gives that same policy;
+3. unless `--dry-run`: read `acolhe.sla.config` and refuse the file when a queue it names
+   has that policy at its version or a later one there already (the processor would
+   ignore the change as stale; nothing is written, and the latest version is named);
+4. write each to `acolhe.sla.config` (the record of policy changes) and into every
    partition of `acolhe.conversations`, where the SLA clocks read it in order with each
    case's events, and wait for every acknowledgement.
 
@@ -116,7 +120,28 @@ def changes_from(
                 changed_by_agent_id=agent_id,
             )
         )
+    _above_shipped(out, source)
     return out
+
+
+def _above_shipped(changes: Sequence[SlaPolicyChanged], source: str) -> None:
+    """Refuse a change the processor would ignore against the shipped policy file: the
+    same policy for that queue at the same or a later version."""
+    from streams.sla.policy import default_policy
+
+    shipped = default_policy().queues
+    for change in changes:
+        current = shipped.get(change.queue_id)
+        if (
+            current is not None
+            and current.policy_id == change.policy_id
+            and change.version <= current.version
+        ):
+            raise BadInput(
+                f"{source}: policy {change.policy_id} version {change.version} is not above "
+                f"the shipped policy's for queue {change.queue_id} ({current.version}); give "
+                f"it version {current.version + 1} or more"
+            )
 
 
 def calendar_change_from(
@@ -220,14 +245,37 @@ def _change_policy(args: argparse.Namespace) -> int:
         )
     if args.dry_run:
         return 0
-    asyncio.run(_publish(Settings.from_env(), changes))
+    stale = asyncio.run(_publish_policy(Settings.from_env(), changes))
+    if stale:
+        latest = max(stale.values())
+        held = ", ".join(f"{q} v{v}" for q, v in sorted(stale.items()))
+        print(
+            f"acolhe sla: {SLA_CONFIG} already has {changes[0].policy_id} for {held}; nothing "
+            f"written: give the file version {latest + 1} or more"
+        )
+        return 2
     print(f"in force: written to {SLA_CONFIG} and every partition of {CONVERSATIONS}")
     return 0
 
 
-async def _publish(settings: Settings, changes: list[SlaPolicyChanged]) -> None:
+async def _publish_policy(settings: Settings, changes: list[SlaPolicyChanged]) -> dict[str, int]:
+    """Write the changes unless the log has, for some queue they name, that policy at
+    their version or a later one; then return those queues and versions (nothing written)."""
     async with _contract(settings) as contract:
-        await _broadcast(settings, contract, changes)
+        records = await _config_records(settings, contract, SlaPolicyChanged.NAME)
+        latest: dict[str, int] = {}
+        for record in records:
+            if record["policy_id"] == changes[0].policy_id:
+                queue, version = str(record["queue_id"]), int(record["version"])
+                latest[queue] = max(version, latest.get(queue, version))
+        stale = {
+            c.queue_id: latest[c.queue_id]
+            for c in changes
+            if latest.get(c.queue_id, -1) >= c.version
+        }
+        if not stale:
+            await _broadcast(settings, contract, changes)
+    return stale
 
 
 async def _publish_calendar(settings: Settings, change: CalendarChanged) -> int | None:
@@ -260,16 +308,20 @@ async def _contract(settings: Settings) -> AsyncIterator[Contract]:
 
 async def _latest_version(settings: Settings, contract: Contract, calendar_id: str) -> int | None:
     """The latest version of the calendar among the changes in acolhe.sla.config."""
+    records = await _config_records(settings, contract, CalendarChanged.NAME)
+    versions = [int(r["version"]) for r in records if r["calendar_id"] == calendar_id]
+    return max(versions, default=None)
+
+
+async def _config_records(settings: Settings, contract: Contract, name: str) -> list[Any]:
+    """The records of the events named `name` in acolhe.sla.config, in log order."""
     from streams.shared.events import Received, read_topic
 
-    versions = [
-        int(r.event.record["version"])
+    return [
+        r.event.record
         for r in await read_topic(settings.kafka, contract.decode, SLA_CONFIG)
-        if isinstance(r, Received)
-        and r.event.name == CalendarChanged.NAME
-        and r.event.record["calendar_id"] == calendar_id
+        if isinstance(r, Received) and r.event.name == name
     ]
-    return max(versions, default=None)
 
 
 async def _broadcast(

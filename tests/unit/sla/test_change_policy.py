@@ -88,3 +88,22 @@ def test_the_command_checks_the_file_and_prints_what_it_would_write(
     assert "familia-mutirao v3 for queue familia-interior" in capsys.readouterr().out
     assert main(["sla", "change-policy", str(broken), "--dry-run"]) == 2
     assert "is not JSON" in capsys.readouterr().out
+
+
+def test_a_version_not_above_the_shipped_policy_for_its_queue_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The shipped file gives "saude-urgente" atendimento-urgente v1: a change to v1 would be
+    # ignored by the clocks as one they already have.
+    shipped_again = {**ENTRY, "policy_id": "atendimento-urgente", "version": 1}
+    shipped_again["queues"] = ["familia-capital", "saude-urgente"]
+    file = tmp_path / "urgente.json"
+    file.write_text(json.dumps(shipped_again), encoding="utf-8")
+
+    assert main(["sla", "change-policy", str(file), "--dry-run"]) == 2
+    out = capsys.readouterr().out
+    assert "atendimento-urgente version 1 is not above" in out
+    assert "for queue saude-urgente (1); give it version 2 or more" in out
+    # Version 2 goes through, and another policy for that queue is no repeat.
+    assert changes_from({**shipped_again, "version": 2}, now=NOW)
+    assert changes_from({**ENTRY, "queues": ["saude-urgente"]}, now=NOW)
