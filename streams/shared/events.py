@@ -347,9 +347,14 @@ async def read_topic(
         messages: list[Any] = []
 
         async def fetch() -> None:
-            while len(messages) < sum(ends.values()):
-                for records in (await consumer.getmany(timeout_ms=1000)).values():
+            # Until every partition's position reaches its end: counting records instead
+            # would never finish on a topic whose first offsets retention deleted, or that
+            # holds transaction markers.
+            waiting = [tp for tp in parts if ends[tp] > 0]
+            while waiting:
+                for records in (await consumer.getmany(*waiting, timeout_ms=1000)).values():
                     messages.extend(records)
+                waiting = [tp for tp in waiting if await consumer.position(tp) < ends[tp]]
 
         await asyncio.wait_for(fetch(), timeout_s)
     finally:

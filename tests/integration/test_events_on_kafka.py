@@ -85,3 +85,38 @@ async def test_after_erasure_the_log_reads_erased_and_garbage_is_rejected_with_a
     assert records["citizen-1"]["contact_address"] is ERASED
     assert records["citizen-1"]["attachments"][0]["sha256"]  # the facts stay
     assert records["citizen-2"]["text"] == message_received(2)["text"]
+
+
+async def test_reading_a_topic_whose_first_records_were_deleted_ends_at_its_end(
+    settings: Settings, topic: str, contract: Contract
+) -> None:
+    # Retention (or DeleteRecords) moves a partition's start offset up: a reader that counted
+    # records against the end offsets waited for records that no longer exist.
+    from aiokafka import TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+
+    producer = make_producer(settings.kafka)
+    await producer.start()
+    try:
+        publisher = contract.publisher(
+            producer,
+            source="/acolhe/tests",
+            routes={"MessageReceived": TopicRoute(topic, "contact_id")},
+        )
+        sent = [message_received(i) for i in range(6)]
+        metadata = await publisher.publish_many([("MessageReceived", r) for r in sent])
+    finally:
+        await producer.stop()
+    first = metadata[0]
+    admin = AIOKafkaAdminClient(**settings.kafka.client_options())
+    await admin.start()
+    try:
+        tp = TopicPartition(topic, first.partition)
+        await admin.delete_records({tp: RecordsToDelete(before_offset=first.offset + 1)})
+    finally:
+        await admin.close()
+
+    got = await read_topic(settings.kafka, contract.decode, topic, timeout_s=20)
+
+    ids = sorted(g.event.record["event_id"] for g in got if isinstance(g, Received))
+    assert ids == sorted(r["event_id"] for r in sent[1:])
