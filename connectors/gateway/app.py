@@ -3,7 +3,9 @@ command event, durable in Kafka before the answer.
 
 Routes (docs/connectors.md, "Agents' gateway"): POST /v1/cases/{case_id}/reply, /transfer,
 /hold, /resume, /close, /claim; PUT /v1/agents/me/presence, /v1/agents/me/capacity; and POST
-/v1/cases/{case_id}/typing, which is no command: steps 1-3, then connectors.gateway.indicator.
+/v1/cases/{case_id}/typing, which is no command: steps 1-3, then connectors.gateway.indicator;
+and POST /v1/cases/{case_id}/files, an agent's file for a reply: steps 1-2, then
+connectors.gateway.uploads.
 
 A request's steps, in order (each refusal in the connectors' JSON shape, connectors.common.http):
 1. authenticate the bearer token (connectors.gateway.auth) -> 401 with WWW-Authenticate;
@@ -50,6 +52,7 @@ from connectors.common.http import (
     too_many,
 )
 from connectors.common.inbound import Inbound
+from connectors.common.media import storage_ref
 from connectors.gateway.auth import AgentClaims, AuthRefused, authenticate
 from connectors.gateway.commands import (
     MAX_BODY_BYTES,
@@ -65,6 +68,8 @@ from connectors.gateway.config import GatewaySettings
 from connectors.gateway.indicator import PATH as TYPING_PATH
 from connectors.gateway.indicator import TypingIndicator, typing_from_body
 from connectors.gateway.store import CaseDirectory, IdempotencyKeys, KeyState
+from connectors.gateway.uploads import PATH as FILES_PATH
+from connectors.gateway.uploads import FileIntake
 from connectors.webchat.limits import RateLimited, RateLimiter
 from schemas.events import SendReply, TransferCase
 from streams.cases.commands import reply_message_id
@@ -114,6 +119,7 @@ class Gateway:
     cases: CaseDirectory
     limiter: RateLimiter
     indicator: TypingIndicator
+    files: FileIntake
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     monotonic: Callable[[], float] = time.monotonic
 
@@ -168,8 +174,26 @@ class Gateway:
                 headers={"Retry-After": str(RETRY_AFTER_S)},
             )
 
-    def admit(self, request: web.Request, now: datetime) -> AgentClaims | web.Response:
-        """Steps 1-3 up to the body: who asks, within their rate, in JSON."""
+    async def file(self, request: web.Request) -> web.Response:
+        """Steps 1-2, then connectors.gateway.uploads (the body is the file, of any type)."""
+        claims = self.admit(request, self.clock(), json=False)
+        if isinstance(claims, web.Response):
+            return claims
+        try:
+            taken = await self.files.take(request)
+        except RetriableInfrastructureError as exc:
+            return refusal(
+                503,
+                "unavailable",
+                f"{exc}; nothing was stored: retry",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
+        return _invalid(taken) if isinstance(taken, tuple) else taken
+
+    def admit(
+        self, request: web.Request, now: datetime, *, json: bool = True
+    ) -> AgentClaims | web.Response:
+        """Steps 1-3 up to the body: who asks, within their rate, in JSON (unless not)."""
         claims = authenticate(
             request.headers.get("Authorization"), keys=self.settings.token_keys, now=now
         )
@@ -183,7 +207,11 @@ class Gateway:
                 f"or {per_minute} a minute: wait Retry-After seconds",
                 limited.retry_after,
             )
-        if "Content-Type" in request.headers and request.content_type != "application/json":
+        if (
+            json
+            and "Content-Type" in request.headers
+            and request.content_type != "application/json"
+        ):
             return refusal(
                 415, "unsupported_media_type", f"send application/json, not {request.content_type}"
             )
@@ -269,6 +297,17 @@ class Gateway:
                 f"case {command.case_id} is contact {case.contact_id}'s, "
                 f"not {command.contact_id}'s",
             )
+        if isinstance(command, SendReply):
+            foreign = tuple(
+                Problem(
+                    f"attachments[{n}].storage_ref",
+                    "not a file uploaded for this case's citizen: upload it to this case first",
+                )
+                for n, a in enumerate(command.attachments)
+                if a.storage_ref != storage_ref(case.citizen_id, a.sha256)
+            )
+            if foreign:
+                return _invalid(foreign)
         return replace(command, subject_id=case.citizen_id)
 
 
@@ -366,11 +405,13 @@ async def refusals(request: web.Request, handler: Handler) -> web.StreamResponse
 
 
 def make_app(gateway: Gateway) -> web.Application:
-    app = base_app(client_max_size=MAX_BODY_BYTES)
+    # read_body bounds each route's body itself (a declared length before a byte is read)
+    app = base_app(client_max_size=max(MAX_BODY_BYTES, gateway.settings.max_file_bytes))
     app.middlewares.append(refusals)
     for method, path, action in ROUTES:
         app.router.add_route(method, path, _handler(gateway, action))
     app.router.add_post(TYPING_PATH, gateway.typing)
+    app.router.add_post(FILES_PATH, gateway.file)
     return app
 
 

@@ -1,7 +1,8 @@
 """Agents' HTTP requests -> the contract's command events, validated strictly.
 
-One action per endpoint: `reply` -> SendReply (text, or a WhatsApp template:
-connectors.gateway.template), `transfer` -> TransferCase, `hold` ->
+One action per endpoint: `reply` -> SendReply (text and files the agent uploaded:
+connectors.gateway.files; or a WhatsApp template alone: connectors.gateway.template),
+`transfer` -> TransferCase, `hold` ->
 PutCaseOnHold, `resume` -> ResumeCase, `close` -> CloseCase, `claim` -> ClaimCase,
 `presence` -> ChangePresence, `capacity` -> ChangeCapacity. The shell publishes the command
 where schemas.catalog says (SendReply, PutCaseOnHold, ResumeCase, CloseCase on
@@ -37,10 +38,12 @@ from typing import Any, Final, Literal, TypeVar, get_args
 import orjson
 
 from connectors.gateway.auth import AgentClaims
+from connectors.gateway.files import read_attachments
 from connectors.gateway.template import Template, read_template
 from connectors.webchat.signing import is_valid_id
 from schemas.envelope import derive_event_id
 from schemas.events import (
+    Attachment,
     ChangeCapacity,
     ChangePresence,
     ClaimCase,
@@ -154,6 +157,16 @@ class _Body:
         self.problems.extend(Problem(field, reason) for field, reason in found)
         return None
 
+    def attachments(self, name: str, case_id: str) -> tuple[Attachment, ...]:
+        """connectors.gateway.files' checks (none when the case id is already wrong)."""
+        if not self.has(name) or not case_id:
+            return ()
+        found = read_attachments(self._data[name], name, case_id=case_id)
+        if isinstance(found, tuple):
+            return found
+        self.problems.extend(Problem(field, reason) for field, reason in found)
+        return ()
+
     def optional_id(self, name: str) -> str | None:
         return self.id(name) if self._data.get(name) is not None else None
 
@@ -199,7 +212,7 @@ class _Body:
 
 _CASE = ("case_id", "contact_id", "correlation_id")
 _FIELDS: Final[dict[str, tuple[str, ...]]] = {
-    "reply": (*_CASE, "subject_id", "text", "template"),
+    "reply": (*_CASE, "subject_id", "text", "template", "attachments"),
     "transfer": (*_CASE, "subject_id", "to_queue_id", "to_agent_id", "note"),
     "hold": (*_CASE, "reason"),
     "resume": (*_CASE,),
@@ -296,20 +309,25 @@ def json_object(body: bytes, problems: list[Problem]) -> dict[str, Any] | None:
 
 
 def _send_reply(body: _Body, env: _Envelope) -> SendReply:
-    """Text, or a WhatsApp template (the one way past the 24-hour window): one of them."""
-    has_template = body.has("template")
+    """Text, files, or both; or a WhatsApp template (the one way past the 24-hour window)
+    alone: WhatsApp sends an approved template as it was approved, without files."""
+    has_template, has_files = body.has("template"), body.has("attachments")
     if has_template and body.has("text"):
         body.problems.append(Problem("template", "either text or a template, not both"))
+    if has_template and has_files:
+        body.problems.append(Problem("attachments", "a template goes alone: no files with it"))
     template = body.template("template")
+    case_id = body.id("case_id")
     return SendReply(
         event_id=env.event_id,
         occurred_at=env.occurred_at,
         correlation_id=env.correlation_id,
         agent_id=env.agent_id,
-        case_id=body.id("case_id"),
+        case_id=case_id,
         contact_id=body.id("contact_id"),
         subject_id=body.id("subject_id"),
-        text=body.text("text", MAX_REPLY_CHARS, required=not has_template),
+        text=body.text("text", MAX_REPLY_CHARS, required=not (has_template or has_files)),
+        attachments=body.attachments("attachments", case_id),
         template_name=template.name if template else None,
         template_language=template.language if template else None,
         template_parameters=template.parameters_json() if template else None,

@@ -13,6 +13,9 @@
 - ACOLHE_GATEWAY_IDEMPOTENCY_TTL_HOURS (24): how long a key is remembered.
 - ACOLHE_GATEWAY_PUBLISH_TIMEOUT_S (10): the longest wait for Kafka's acknowledgement
   before the answer is 503.
+- ACOLHE_GATEWAY_MAX_FILE_BYTES (16777216): the largest file an agent uploads.
+- ACOLHE_GATEWAY_MEDIA_DIR (<state dir>/media): the media store, where the agents' files
+  are sealed; the connectors that deliver them read the same store.
 
 Pure: no I/O. The token secrets never print (SigningKey hides them).
 """
@@ -24,9 +27,10 @@ import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Final
 
-from connectors.common.config import port, positive_int, secret
+from connectors.common.config import directory, port, positive_int, secret
 from connectors.webchat.sessions import DEFAULT_SCHEMA as WEBCHAT_SCHEMA
 from connectors.webchat.signing import MIN_SECRET_BYTES, SigningKey
 from streams.projections.migrations import DEFAULT_SCHEMA as READ_MODEL_SCHEMA
@@ -35,6 +39,7 @@ from streams.shared.errors import ConfigurationError
 
 DEFAULT_PORT: Final = 8084
 DEFAULT_SCHEMA: Final = "acolhe_gateway"
+DEFAULT_MAX_FILE_BYTES: Final = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,8 @@ class GatewaySettings:
     webchat_schema: str = WEBCHAT_SCHEMA
     idempotency_ttl: timedelta = timedelta(hours=24)
     publish_timeout_s: float = 10.0
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    media_dir: Path = Path(".acolhe/media")
 
     def __post_init__(self) -> None:
         if not self.token_keys:
@@ -63,7 +70,10 @@ class GatewaySettings:
                 raise ConfigurationError(str(exc)) from exc
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> GatewaySettings:
+    def from_env(
+        cls, env: Mapping[str, str], *, state_dir: Path = Path(".acolhe")
+    ) -> GatewaySettings:
+        """The settings from `env`; `state_dir` holds the media when no directory is set."""
         raw = secret(
             env,
             "ACOLHE_GATEWAY_TOKEN_KEYS",
@@ -84,6 +94,10 @@ class GatewaySettings:
                 hours=positive_int(env, "ACOLHE_GATEWAY_IDEMPOTENCY_TTL_HOURS", 24)
             ),
             publish_timeout_s=float(positive_int(env, "ACOLHE_GATEWAY_PUBLISH_TIMEOUT_S", 10)),
+            max_file_bytes=positive_int(
+                env, "ACOLHE_GATEWAY_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES
+            ),
+            media_dir=directory(env, "ACOLHE_GATEWAY_MEDIA_DIR", state_dir / "media"),
         )
 
 

@@ -21,11 +21,13 @@ from typing import Final
 
 from connectors.common.http import serve as serve_http
 from connectors.common.inbound import Inbound
+from connectors.common.media import FileMediaStore
 from connectors.gateway.app import Gateway, make_app
 from connectors.gateway.commands import SOURCE
 from connectors.gateway.config import GatewaySettings
 from connectors.gateway.indicator import TypingIndicator
 from connectors.gateway.store import CaseDirectory, IdempotencyKeys, WebChatSessions
+from connectors.gateway.uploads import FileIntake
 from connectors.webchat.limits import RateLimiter
 from streams.shared.contract import Contract
 from streams.shared.errors import RetriableInfrastructureError
@@ -38,7 +40,7 @@ SWEEP_EVERY_S: Final = 3600.0
 
 
 async def serve(settings: Settings, contract: Contract, stop: asyncio.Event) -> None:
-    config = GatewaySettings.from_env(settings.env)
+    config = GatewaySettings.from_env(settings.env, state_dir=settings.stack.state_dir)
     producer = make_producer(settings.kafka)
     await producer.start()
     try:
@@ -57,6 +59,12 @@ async def serve(settings: Settings, contract: Contract, stop: asyncio.Event) -> 
                 ),
                 indicator=TypingIndicator(
                     cases, WebChatSessions(pool, schema=config.webchat_schema)
+                ),
+                files=FileIntake(
+                    cases,
+                    contract.keys,
+                    FileMediaStore(config.media_dir, max_bytes=config.max_file_bytes),
+                    config.max_file_bytes,
                 ),
             )
             sweeper = asyncio.create_task(_sweep(keys, stop))

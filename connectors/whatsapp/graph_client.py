@@ -1,5 +1,5 @@
-"""The Graph API over HTTP (aiohttp): send WhatsApp messages, read media metadata, download
-media with a byte limit enforced while streaming.
+"""The Graph API over HTTP (aiohttp): send WhatsApp messages, upload the office's files,
+read media metadata, download media with a byte limit enforced while streaming.
 
 Every failure comes out as `GraphCallFailed` carrying the `GraphError` that
 `graph.classify_error` made of Meta's answer (retry later, refused, or an operator must
@@ -24,10 +24,13 @@ from connectors.whatsapp.graph import (
     GraphError,
     SendAccepted,
     UnexpectedResponse,
+    UploadForm,
     classify_error,
     media_path,
+    media_upload_path,
     messages_path,
     parse_send_response,
+    parse_upload_response,
 )
 from streams.shared.settings import Secret
 
@@ -122,6 +125,22 @@ class GraphClient:
                 GraphError(action="retry_later", http_status=200, code=None, reason=str(exc))
             ) from exc
 
+    async def upload(self, phone_number_id: str, form: UploadForm) -> str:
+        """POST one file as multipart/form-data; its WhatsApp media id, or `GraphCallFailed`
+        (an answer without an id is retried: nothing reached the citizen)."""
+        url = self.base_url + media_upload_path(self.version, phone_number_id)
+        data = aiohttp.FormData(quote_fields=True)
+        for name, value in form.fields:
+            data.add_field(name, value)
+        data.add_field("file", form.content, filename=form.file_name, content_type=form.media_type)
+        answer = await self._call("POST", url, "upload", data=data)
+        try:
+            return parse_upload_response(answer)
+        except UnexpectedResponse as exc:
+            raise GraphCallFailed(
+                GraphError(action="retry_later", http_status=200, code=None, reason=str(exc))
+            ) from exc
+
     async def media_info(self, media_id: str) -> MediaInfo:
         url = self.base_url + media_path(self.version, media_id)
         answer = await self._call("GET", url, "media metadata")
@@ -175,9 +194,11 @@ class GraphClient:
             raise MediaTooLarge(f"file of {info.file_size} bytes is above the {limit}-byte limit")
         return info, await self.download(info.url, limit=limit)
 
-    async def _call(self, method: str, url: str, what: str, *, data: bytes | None = None) -> Any:
+    async def _call(
+        self, method: str, url: str, what: str, *, data: bytes | aiohttp.FormData | None = None
+    ) -> Any:
         headers = self._headers()
-        if data is not None:
+        if isinstance(data, bytes):  # a FormData sets its own multipart boundary
             headers["Content-Type"] = "application/json"
         try:
             async with self.session.request(method, url, data=data, headers=headers) as response:

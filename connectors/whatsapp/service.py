@@ -75,11 +75,12 @@ async def serve(
         await producer.start()
         await graph.start()
         inbound = Inbound(contract, producer, processor=processor, ledger=ledger, routes=routes)
+        media = FileMediaStore(config.media_dir, max_bytes=config.max_media_bytes)
         webhook = Webhook(
             config,
             inbound=inbound,
             graph=graph,
-            media=FileMediaStore(config.media_dir, max_bytes=config.max_media_bytes),
+            media=media,
             keys=contract.keys,
             contacts=ContactIds(settings.contact_id_key()),
             ledger=ledger,
@@ -88,7 +89,9 @@ async def serve(
             settings,
             contract,
             producer,
-            WhatsAppDeliverer(graph, ledger, config.phone_number_ids),
+            WhatsAppDeliverer(
+                graph, ledger, config.phone_number_ids, keys=contract.keys, media=media
+            ),
             ledger,
             processor=processor,
             topic=topic,

@@ -12,9 +12,10 @@ in order:
 3. the case: unknown to this contact -> `no_such_case`; closed, or an earlier case of the
    contact -> `case_closed`; not assigned to the agent who asks -> `not_your_case`;
 4. what the state must allow: a hold must change the reason, a resume needs a case on hold,
-   a reply needs an address to send to (a message from the contact), and a template a
+   a reply needs an address to send to (a message from the contact), a template a
    contact on WhatsApp (templates are WhatsApp's way past its 24-hour window; email and
-   web chat take text); else `invalid`;
+   web chat take text), and files a contact the channel can send them to (WhatsApp and
+   email; the web chat delivers no files yet); else `invalid`;
 5. the fact: `MessageSent` (sender_kind agent), `CasePutOnHold`, `CaseResumed` (reason
    agent, held_ms as a citizen's reply would report it) or `CaseClosed`, by that agent.
 
@@ -83,17 +84,28 @@ def decide_command(state: ContactState, command: Command, policy: LifecyclePolic
         return [_refused(command, *refusal)]
     if isinstance(command, SendReply):
         target = _target(state)
-        if target is None:
-            detail = f"contact {state.contact_id} has no address to reply to"
-            return [_refused(command, "invalid", detail)]
-        if command.template_name is not None and target.channel != "whatsapp":
-            detail = (
-                f"templates are WhatsApp's and case {command.case_id} is on {target.channel}, "
-                "which takes text: send the reply as text"
-            )
-            return [_refused(command, "invalid", detail)]
+        detail = _unsendable(state, target, command)
+        if detail is not None or target is None:
+            return [_refused(command, "invalid", detail or "")]
         return [_reply(state, target, command)]
     return [_case_fact(state, command, policy)]
+
+
+def _unsendable(state: ContactState, target: _Target | None, command: SendReply) -> str | None:
+    """Step 4 for a reply: why the case's channel cannot take it, or None."""
+    if target is None:
+        return f"contact {state.contact_id} has no address to reply to"
+    if command.template_name is not None and target.channel != "whatsapp":
+        return (
+            f"templates are WhatsApp's and case {command.case_id} is on {target.channel}, "
+            "which takes text: send the reply as text"
+        )
+    if command.attachments and target.channel == "web_chat":
+        return (
+            f"the web chat delivers no files yet and case {command.case_id} is on it: "
+            "send the reply as text, or the files by WhatsApp or email"
+        )
+    return None
 
 
 def _case_fact(

@@ -8,6 +8,12 @@ Endpoints, per Meta's Cloud API reference:
   Object with ID ... does not exist"), and the body as Meta does (messaging_product
   "whatsapp", to, a known type, that type's object); answers
   `{"messaging_product", "contacts": [{"input", "wa_id"}], "messages": [{"id": "wamid..."}]}`.
+- `POST /{version}/{phone_number_id}/media`: an upload, multipart/form-data with the fields
+  `messaging_product` ("whatsapp"), `type` (the MIME type) and `file` (the bytes, with a
+  filename and a content type); answers `{"id": "<media id>"}`. A missing field, or a type
+  not among Meta's supported media types, is code 100 ("Param file must be a file with one
+  of the following types: ..."); a file above its type's limit is code 131053 (media upload
+  error). An uploaded file can then be read back like any media (GET below).
 - `GET /{version}/{media_id}`: `{"messaging_product", "url", "mime_type", "sha256",
   "file_size", "id"}` (file_size as text, as in Meta's example); the url answers the bytes
   to a request with the bearer token.
@@ -18,9 +24,11 @@ no subcode (v16.0+), Graph errors (190, 100/33) the reverse. HTTP statuses follo
 error-code table: the rate limits 4, 80007, 130429 and 131056 come with 400, not 429.
 
 Switches tests flip on `StandInGraph`: `rate_limit_next(n, code)`, `fail_next(code, n)`,
+`fail_next_upload(code, n)`,
 `close_window(wa_id)` (free-form messages to that number fail with 131047 at once; Meta
 may instead accept and report a failed status by webhook: build that with `status(...)`).
-`requests` records every request; `sent` every accepted message.
+`requests` records every request (a multipart body as None); `sent` every accepted
+message; `uploads` every accepted upload, its bytes as they arrived.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from connectors.whatsapp.signature import SIGNATURE_HEADER, sign
 
@@ -76,8 +84,32 @@ ERRORS: Final[Mapping[int, tuple[int, str, str]]] = {
         "Message failed to send because there were too many messages sent from this phone "
         "number to the same phone number in a short period of time.",
     ),
+    131053: (400, "Media upload error", "Unable to upload the media used in the message."),
     132001: (404, "Template name does not exist in the translation", "Template does not exist."),
 }
+_MB: Final = 1_000_000
+_DOCUMENT: Final = 100 * _MB
+UPLOAD_TYPES: Final[Mapping[str, int]] = {
+    "audio/aac": 16 * _MB,
+    "audio/amr": 16 * _MB,
+    "audio/mpeg": 16 * _MB,
+    "audio/mp4": 16 * _MB,
+    "audio/ogg": 16 * _MB,
+    "text/plain": _DOCUMENT,
+    "application/pdf": _DOCUMENT,
+    "application/vnd.ms-powerpoint": _DOCUMENT,
+    "application/msword": _DOCUMENT,
+    "application/vnd.ms-excel": _DOCUMENT,
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": _DOCUMENT,
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": _DOCUMENT,
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": _DOCUMENT,
+    "image/jpeg": 5 * _MB,
+    "image/png": 5 * _MB,
+    "image/webp": 500_000,
+    "video/mp4": 16 * _MB,
+    "video/3gpp": 16 * _MB,
+}
+"""Meta's "Supported media types" for uploads, type -> largest file, as Meta states them."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +128,19 @@ class AcceptedMessage:
     body: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Upload:
+    """One accepted upload: the form's fields and the file as it arrived."""
+
+    phone_number_id: str
+    media_id: str
+    messaging_product: str
+    type: str
+    file_name: str | None
+    content_type: str | None
+    content: bytes
+
+
 @dataclass
 class StandInGraph:
     token: str = TOKEN
@@ -104,6 +149,8 @@ class StandInGraph:
     requests: list[RecordedRequest] = field(default_factory=list)
     sent: list[AcceptedMessage] = field(default_factory=list)
     failures: list[int] = field(default_factory=list)  # codes for the next sends, in order
+    upload_failures: list[int] = field(default_factory=list)  # for the next uploads
+    uploads: list[Upload] = field(default_factory=list)
     closed_windows: set[str] = field(default_factory=set)
     counter: int = 0
 
@@ -118,6 +165,9 @@ class StandInGraph:
 
     def fail_next(self, code: int, n: int = 1) -> None:
         self.failures += [code] * n
+
+    def fail_next_upload(self, code: int, n: int = 1) -> None:
+        self.upload_failures += [code] * n
 
     def close_window(self, wa_id: str) -> None:
         self.closed_windows.add(_digits(wa_id))
@@ -239,6 +289,46 @@ def _is_template(content: object) -> bool:
     )
 
 
+async def upload_media(request: web.Request) -> web.Response:
+    state = request.app[GRAPH]
+    phone_number_id = request.match_info["phone_number_id"]
+    if phone_number_id not in state.phone_number_ids:
+        raise no_such_object("post", phone_number_id)
+    if request.content_type != "multipart/form-data":
+        raise whatsapp_error(100, "The request must be multipart/form-data.")
+    fields: dict[str, str] = {}
+    file: tuple[str | None, str | None, bytes] | None = None
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader) or part.name is None:
+            raise whatsapp_error(100, "Unexpected part in the form.")
+        if part.name == "file":
+            content_type = part.headers.get("Content-Type")
+            file = (part.filename, content_type, bytes(await part.read(decode=True)))
+        else:
+            fields[part.name] = await part.text()
+    if fields.get("messaging_product") != "whatsapp":
+        raise whatsapp_error(100, "The parameter messaging_product is required.")
+    if file is None:
+        raise whatsapp_error(100, "The parameter file is required.")
+    kind = fields.get("type", "")
+    limit = UPLOAD_TYPES.get(kind.split(";")[0].strip().lower())
+    if limit is None:
+        listed = ", ".join(UPLOAD_TYPES)
+        raise whatsapp_error(
+            100, f"Param file must be a file with one of the following types: {listed}."
+        )
+    if len(file[2]) > limit:
+        raise whatsapp_error(
+            131053, f"Media file size too big. Max file size we currently support: {limit} bytes."
+        )
+    if state.upload_failures:
+        raise whatsapp_error(state.upload_failures.pop(0))
+    media_id = state.add_media(file[2], kind)
+    state.uploads.append(Upload(phone_number_id, media_id, "whatsapp", kind, *file))
+    return _reply({"id": media_id})
+
+
 async def get_media(request: web.Request) -> web.Response:
     state = request.app[GRAPH]
     media_id = request.match_info["media_id"]
@@ -273,7 +363,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @web.middleware
 async def _record_and_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = request.app[GRAPH]
-    body = _parsed(await request.read())
+    # a multipart body is left for the handler to stream (an upload may be 100 MB)
+    multipart = request.content_type.startswith("multipart/")
+    body = None if multipart else _parsed(await request.read())
     authorization = request.headers.get("Authorization")
     state.requests.append(RecordedRequest(request.method, request.path, authorization, body))
     try:
@@ -289,9 +381,11 @@ async def _record_and_guard(request: web.Request, handler: Handler) -> web.Strea
 
 
 def create_app(state: StandInGraph | None = None) -> web.Application:
-    app = web.Application(middlewares=[_record_and_guard])
+    # room for Meta's largest upload (a 100 MB document) and its form
+    app = web.Application(middlewares=[_record_and_guard], client_max_size=101 * 1024 * 1024)
     app[GRAPH] = state or StandInGraph()
     app.router.add_post(f"/{_VERSION}/{{phone_number_id}}/messages", send_message)
+    app.router.add_post(f"/{_VERSION}/{{phone_number_id}}/media", upload_media)
     app.router.add_get("/whatsapp_business/attachments/", download_media)
     app.router.add_get(f"/{_VERSION}/{{media_id}}", get_media)
     return app

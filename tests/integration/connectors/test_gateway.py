@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Final
 
 import asyncpg
@@ -21,12 +23,15 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
 from connectors.common.inbound import Inbound
+from connectors.common.media import FileMediaStore, storage_ref
 from connectors.gateway.app import Gateway, make_app
 from connectors.gateway.auth import issue_agent_token
 from connectors.gateway.commands import MAX_BODY_BYTES, SOURCE, command_event_id
 from connectors.gateway.config import GatewaySettings
+from connectors.gateway.files import attachment_id_for
 from connectors.gateway.indicator import TypingIndicator
 from connectors.gateway.store import CaseDirectory, IdempotencyKeys, WebChatSessions
+from connectors.gateway.uploads import FileIntake
 from connectors.webchat.limits import RateLimiter
 from connectors.webchat.signing import SigningKey
 from connectors.webchat.tokens import issue_visitor_token
@@ -80,6 +85,7 @@ class Harness:
     topic: str
     settings: Settings
     contract: Contract
+    media: FileMediaStore
 
     async def send(
         self, method: str, path: str, body: object, hdrs: Mapping[str, str] | None = None
@@ -117,9 +123,11 @@ Start = Callable[..., Any]
 
 
 @pytest.fixture
-async def start(settings: Settings, contract: Contract, topic: str, read_model: str) -> Start:
+async def start(
+    settings: Settings, contract: Contract, topic: str, read_model: str, tmp_path: Path
+) -> Start:
     """Start a gateway on this test's topic and schema (options: burst, publish timeout,
-    another topic, the web chat's session schema for typing)."""
+    another topic, the web chat's session schema for typing, the largest file)."""
 
     @asynccontextmanager
     async def running(
@@ -128,6 +136,7 @@ async def start(settings: Settings, contract: Contract, topic: str, read_model: 
         publish_timeout_s: float = 10.0,
         to_topic: str | None = None,
         webchat_schema: str | None = None,
+        max_file_bytes: int = 64 * 1024,
     ) -> AsyncIterator[Harness]:
         config = GatewaySettings(
             token_keys=(CURRENT, RETIRED),
@@ -136,7 +145,9 @@ async def start(settings: Settings, contract: Contract, topic: str, read_model: 
             read_model_schema=read_model,
             schema=read_model,
             publish_timeout_s=publish_timeout_s,
+            max_file_bytes=max_file_bytes,
         )
+        media = FileMediaStore(tmp_path / "media", max_bytes=max_file_bytes)
         target = to_topic or topic
         routes = {n: TopicRoute(target, BY_NAME[n].key_field) for n in COMMANDS}
         pool = await asyncpg.create_pool(settings.postgres.dsn.reveal(), min_size=1, max_size=4)
@@ -155,9 +166,12 @@ async def start(settings: Settings, contract: Contract, topic: str, read_model: 
                     CaseDirectory(pool, schema=read_model),
                     WebChatSessions(pool, schema=webchat_schema or read_model),
                 ),
+                files=FileIntake(
+                    CaseDirectory(pool, schema=read_model), contract.keys, media, max_file_bytes
+                ),
             )
             async with TestClient(TestServer(make_app(gateway))) as client:
-                yield Harness(client, topic, settings, contract)
+                yield Harness(client, topic, settings, contract, media)
         finally:
             await producer.stop()
             await pool.close()
@@ -552,3 +566,150 @@ async def test_other_wrong_requests_get_the_common_refusal_shape(start: Start) -
     assert (wrong_method.status, b["error"]["code"]) == (405, "method_not_allowed")
     assert wrong_method.headers["Allow"] == "POST"
     assert (no_route.status, c["error"]["code"]) == (404, "not_found")
+
+
+# -- an agent's files ------------------------------------------------------------------------
+
+PDF = b"%PDF-1.7\n" + b"procuracao ad judicia " * 50
+
+
+def file_headers(
+    media_type: str | None = "application/pdf", agent_id: str = "ana.souza"
+) -> dict[str, str]:
+    found = {"Authorization": f"Bearer {token(agent_id)}"}
+    return found | ({"Content-Type": media_type} if media_type else {})
+
+
+def stored_files(gw: Harness) -> list[Path]:
+    root = gw.media.root
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+async def test_a_file_is_stored_sealed_under_the_citizen_then_sent_in_a_reply(
+    start: Start,
+) -> None:
+    sha = hashlib.sha256(PDF).hexdigest()
+    path = f"/v1/cases/{CASE_ID}/files"
+    async with start() as gw:
+        first = await gw.client.post(
+            path, params={"name": "procuração.pdf"}, data=PDF, headers=file_headers()
+        )
+        again = await gw.client.post(
+            path, params={"name": "procuração.pdf"}, data=PDF, headers=file_headers()
+        )
+        described, described_again = await first.json(), await again.json()
+        after_upload = await gw.recorded()
+        await gw.contract.keys.load([CITIZEN_ID])
+        key = gw.contract.keys.decryption_key(CITIZEN_ID)
+        assert key is not None
+        kept = await gw.media.get(key, described["storage_ref"])
+        (sealed,) = stored_files(gw)
+        response, answer = await gw.send(
+            "POST", f"/v1/cases/{CASE_ID}/reply", {**CASE, "attachments": [described]}
+        )
+        recorded = await gw.recorded()
+
+    assert (first.status, again.status) == (201, 201)
+    assert described == {
+        "attachment_id": attachment_id_for(CASE_ID, sha),
+        "sha256": sha,
+        "size_bytes": len(PDF),
+        "media_type": "application/pdf",
+        "file_name": "procuração.pdf",
+        "storage_ref": storage_ref(CITIZEN_ID, sha),
+    }
+    assert described_again == described  # the same file is the same attachment
+    assert after_upload == []  # a file alone reaches no one
+    assert kept == PDF
+    assert b"procuracao" not in sealed.read_bytes()  # sealed under the citizen's key
+    assert response.status == 202, answer
+    (reply,) = recorded
+    assert reply.event.name == "SendReply"
+    assert reply.event.record["text"] is None
+    assert reply.event.record["attachments"] == [
+        described | {"provider_media_id": None, "caption": None}
+    ]
+
+
+async def test_a_reply_naming_a_file_of_another_citizen_is_refused_400(start: Start) -> None:
+    sha = hashlib.sha256(PDF).hexdigest()
+    foreign = {
+        "attachment_id": attachment_id_for(CASE_ID, sha),
+        "sha256": sha,
+        "size_bytes": len(PDF),
+        "media_type": "application/pdf",
+        "file_name": "laudo.pdf",
+        "storage_ref": storage_ref("citizen-other", sha),
+    }
+    async with start() as gw:
+        response, answer = await gw.send(
+            "POST", f"/v1/cases/{CASE_ID}/reply", {**CASE, "text": REPLY, "attachments": [foreign]}
+        )
+        recorded = await gw.recorded()
+
+    assert response.status == 400
+    assert [p["field"] for p in answer["error"]["problems"]] == ["attachments[0].storage_ref"]
+    assert recorded == []
+
+
+async def test_a_bad_upload_is_refused_in_the_common_shape_and_nothing_is_stored(
+    start: Start, key_store: PostgresKeyStore
+) -> None:
+    path = f"/v1/cases/{CASE_ID}/files"
+    named = {"name": "rg.pdf"}
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: chunked
+        for _ in range(5):
+            yield b"x" * 256
+
+    async with start(max_file_bytes=1024) as gw:
+        post = gw.client.post
+        answers = {
+            "declared": await post(path, params=named, data=b"x" * 1025, headers=file_headers()),
+            "streamed": await post(path, params=named, data=chunks(), headers=file_headers()),
+            "unknown": await post(
+                "/v1/cases/case-nope/files", params=named, data=PDF[:100], headers=file_headers()
+            ),
+            "empty": await post(path, params=named, data=b"", headers=file_headers()),
+            "path": await post(
+                path, params={"name": "../rg.pdf"}, data=b"x", headers=file_headers()
+            ),
+            "no name": await post(path, data=b"x", headers=file_headers()),
+            "long name": await post(
+                path, params={"name": "a" * 256}, data=b"x", headers=file_headers()
+            ),
+            "container": await post(
+                path, params=named, data=b"x", headers=file_headers("multipart/mixed")
+            ),
+            "no token": await post(
+                path, params=named, data=b"x", headers={"Content-Type": "application/pdf"}
+            ),
+        }
+        refused = {k: (r.status, await r.json()) for k, r in answers.items()}
+        nothing_stored = stored_files(gw)
+        await key_store.shred(CITIZEN_ID)
+        erased = await post(path, params=named, data=b"x", headers=file_headers())
+        erased_answer = await erased.json()
+        recorded = await gw.recorded()
+
+    codes = {k: (status, a["error"]["code"]) for k, (status, a) in refused.items()}
+    assert codes == {
+        "declared": (413, "too_large"),
+        "streamed": (413, "too_large"),
+        "unknown": (404, "unknown_case"),
+        "empty": (400, "invalid_request"),
+        "path": (400, "invalid_request"),
+        "no name": (400, "invalid_request"),
+        "long name": (400, "invalid_request"),
+        "container": (400, "invalid_request"),
+        "no token": (401, "missing_token"),
+    }
+    fields = {
+        k: [p["field"] for p in a["error"].get("problems", [])] for k, (_, a) in refused.items()
+    }
+    assert fields["empty"] == ["body"]
+    assert fields["path"] == fields["no name"] == fields["long name"] == ["name"]
+    assert fields["container"] == ["Content-Type"]
+    assert nothing_stored == []
+    assert (erased.status, erased_answer["error"]["code"]) == (410, "citizen_erased")
+    assert recorded == []

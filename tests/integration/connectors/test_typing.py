@@ -10,9 +10,12 @@ were sent, so once a later one arrives, an earlier one would have arrived before
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -21,11 +24,13 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
 from connectors.common.inbound import Inbound
+from connectors.common.media import FileMediaStore
 from connectors.gateway.app import Gateway, make_app
 from connectors.gateway.commands import SOURCE
 from connectors.gateway.config import GatewaySettings
 from connectors.gateway.indicator import TypingIndicator
 from connectors.gateway.store import CaseDirectory, IdempotencyKeys, WebChatSessions
+from connectors.gateway.uploads import FileIntake
 from connectors.webchat.limits import RateLimiter
 from streams.projections.live import Change, Changes, listening
 from streams.projections.migrations import migrate
@@ -97,7 +102,10 @@ async def add_case(
 
 @asynccontextmanager
 async def gateway(
-    settings: Settings, contract: Contract, read_model: str, webchat_schema: str
+    settings: Settings,
+    contract: Contract,
+    read_model: str,
+    webchat_schema: str,
 ) -> AsyncIterator[TestClient[Any, Any]]:
     """The agents' gateway as `acolhe run gateway` wires it, on this test's schemas."""
     config = GatewaySettings(
@@ -108,6 +116,7 @@ async def gateway(
     )
     pool = await asyncpg.create_pool(settings.postgres.dsn.reveal(), min_size=1, max_size=2)
     producer = make_producer(settings.kafka)  # typing publishes nothing: never started
+    media_dir = tempfile.mkdtemp(prefix="acolhe-typing-")
     try:
         cases = CaseDirectory(pool, schema=read_model)
         gw = Gateway(
@@ -117,11 +126,15 @@ async def gateway(
             cases=cases,
             limiter=RateLimiter(rate=1.0, burst=1000, max_keys=10),
             indicator=TypingIndicator(cases, WebChatSessions(pool, schema=webchat_schema)),
+            files=FileIntake(  # typing stores no file
+                cases, contract.keys, FileMediaStore(Path(media_dir)), config.max_file_bytes
+            ),
         )
         async with TestClient(TestServer(make_app(gw))) as client:
             yield client
     finally:
         await pool.close()
+        shutil.rmtree(media_dir, ignore_errors=True)
 
 
 async def type_(

@@ -11,32 +11,44 @@ import socket
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import orjson
 import pytest
 from aiohttp import ClientSession
+from aiohttp.test_utils import TestClient, TestServer
 from aiokafka.errors import KafkaConnectionError
 
 from connectors.common.identity import ContactIds
 from connectors.common.inbound import Inbound
 from connectors.common.lean_http import LeanServer
 from connectors.common.outbound import Sent
-from connectors.gateway.auth import AgentClaims
+from connectors.gateway.app import Gateway, make_app
+from connectors.gateway.auth import AgentClaims, issue_agent_token
+from connectors.gateway.commands import SOURCE as GATEWAY
 from connectors.gateway.commands import command_from_request
+from connectors.gateway.config import GatewaySettings
+from connectors.gateway.indicator import TypingIndicator
+from connectors.gateway.store import CaseDirectory, IdempotencyKeys, WebChatSessions
+from connectors.gateway.uploads import FileIntake
+from connectors.webchat.limits import RateLimiter
+from connectors.webchat.signing import SigningKey
 from connectors.whatsapp import service
 from connectors.whatsapp.deliver import WhatsAppDeliverer
 from connectors.whatsapp.mapping import message_event_id, status_event_id
 from connectors.whatsapp.signature import SIGNATURE_HEADER, sign
 from connectors.whatsapp.webhook import PATH, Webhook
-from schemas.events import CaseAssigned, MessageReceived, MessageSent, SendReply
+from schemas.events import Attachment, CaseAssigned, MessageReceived, MessageSent, SendReply
 from streams.cases.domain import decide, handle
 from streams.cases.policy import default_policy
 from streams.cases.state import ContactState
+from streams.projections.migrations import migrate
 from streams.shared.contract import Contract
-from streams.shared.events import Received, read_topic
+from streams.shared.events import Received, TopicRoute, read_topic
 from streams.shared.kafka import make_producer
 from streams.shared.settings import Settings
 from tests.integration.connectors.whatsapp_rig import (
@@ -636,6 +648,114 @@ async def test_an_agents_template_reply_outside_the_window_reaches_the_citizen(r
     assert sent["status"] == "sent"
 
 
+async def test_an_agents_file_from_the_gateway_reaches_the_citizen_intact(
+    rig: Rig, settings: Settings, pg: Any, pg_schema: str
+) -> None:
+    # A public defender sends the citizen the petition to sign: the file POSTed to the
+    # gateway, a reply naming it (durable on Kafka), the lifecycle's decision, this outbound.
+    assert (await rig.post(webhook(messages=[text("wamid.q")]))).status == 200
+    (record,) = await rig.of("MessageReceived")
+    received = MessageReceived.from_record(record)
+    policy = default_policy()
+    state, _ = handle(ContactState(contact_id=received.contact_id), received, policy)
+    assert state.case is not None
+    case_id = state.case.case_id
+    assigned = CaseAssigned(
+        event_id=f"assigned-{case_id}",
+        occurred_at=datetime.now(UTC),
+        correlation_id=case_id,
+        case_id=case_id,
+        agent_id="ana.souza",
+        queue_id="familia-capital",
+        routing_decision_id="rd-1",
+    )
+    state, _ = handle(state, assigned, policy)
+    await migrate(pg, pg_schema)
+    await pg.execute(
+        f'INSERT INTO "{pg_schema}".cases (case_id, contact_id, citizen_id, channel, status,'
+        " agent_id, opened_at, assigned_at, version)"
+        " VALUES ($1, $2, $3, 'whatsapp', 'assigned', 'ana.souza', now(), now(), 1)",
+        case_id,
+        received.contact_id,
+        received.subject_id,
+    )
+    agent = {"Authorization": f"Bearer {agent_token('ana.souza')}"}
+
+    async with gateway_for(rig, settings, pg_schema) as client:
+        upload = await client.post(
+            f"/v1/cases/{case_id}/files",
+            params={"name": "peticao_inicial.pdf"},
+            data=PDF,
+            headers=agent | {"Content-Type": "application/pdf"},
+        )
+        described = await upload.json()
+        answer = await client.post(
+            f"/v1/cases/{case_id}/reply",
+            json={
+                "contact_id": received.contact_id,
+                "text": "Segue a petição para assinar.",
+                "attachments": [described],
+            },
+            headers=agent | {"Idempotency-Key": IDEMPOTENCY_KEY},
+        )
+        assert (upload.status, answer.status) == (201, 202), await answer.text()
+    (command,) = [SendReply.from_record(r) for r in await rig.of("SendReply")]
+    (reply,) = decide(state, command, policy)
+    assert isinstance(reply, MessageSent), reply
+
+    await deliver(rig, reply)
+
+    (uploaded,) = rig.graph.uploads
+    assert uploaded.content == PDF
+    assert (uploaded.type, uploaded.file_name) == ("application/pdf", "peticao_inicial.pdf")
+    (request,) = rig.graph.sends()
+    assert request.body["document"] == {
+        "id": uploaded.media_id,
+        "filename": "peticao_inicial.pdf",
+        "caption": "Segue a petição para assinar.",
+    }
+    (sent,) = await statuses_of(rig, reply.message_id)
+    assert sent["status"] == "sent"
+
+
+TOKEN_KEY = SigningKey("2026-03", b"c" * 32)
+
+
+def agent_token(agent_id: str) -> str:
+    now = datetime.now(UTC)
+    return issue_agent_token(TOKEN_KEY, agent_id=agent_id, issued_at=now, ttl=timedelta(hours=8))
+
+
+@asynccontextmanager
+async def gateway_for(
+    rig: Rig, settings: Settings, schema: str
+) -> AsyncIterator[TestClient[Any, Any]]:
+    """The agents' gateway on the rig's media store, reading the read model in `schema`,
+    its replies published to the rig's topic."""
+    config = GatewaySettings(token_keys=(TOKEN_KEY,), read_model_schema=schema, schema=schema)
+    async with asyncpg.create_pool(settings.postgres.dsn.reveal(), min_size=1, max_size=2) as pool:
+        keys = IdempotencyKeys(pool, schema=schema, ttl=config.idempotency_ttl)
+        await keys.create_table()
+        cases = CaseDirectory(pool, schema=schema)
+        inbound = Inbound(
+            rig.contract,
+            rig.producer,
+            processor=GATEWAY,
+            routes={"SendReply": TopicRoute(rig.topic, "contact_id")},
+        )
+        gw = Gateway(
+            settings=config,
+            inbound=inbound,
+            keys=keys,
+            cases=cases,
+            limiter=RateLimiter(rate=1.0, burst=100, max_keys=10),
+            indicator=TypingIndicator(cases, WebChatSessions(pool, schema=schema)),
+            files=FileIntake(cases, rig.contract.keys, rig.media, config.max_file_bytes),
+        )
+        async with TestClient(TestServer(make_app(gw))) as client:
+            yield client
+
+
 async def test_a_rate_limited_send_is_retried_with_backoff_then_sent(rig: Rig) -> None:
     assert (await rig.post(webhook(messages=[text("wamid.q")]))).status == 200
     rig.graph.rate_limit_next(2, 130429)
@@ -664,6 +784,98 @@ async def test_a_permanent_error_fails_the_message_with_metas_code(rig: Rig) -> 
     assert "Message undeliverable" in error["title"]
 
 
+async def agents_file(rig: Rig, content: bytes, media_type: str, **overrides: Any) -> Attachment:
+    """A file an agent sent: sealed in the media store under the citizen's key, described
+    by an Attachment without a WhatsApp media id."""
+    key = rig.contract.keys.encryption_key(rig.citizen.subject_id)
+    stored = await rig.media.put(key, content)
+    fields: dict[str, Any] = {
+        "attachment_id": f"att-{stored.sha256[:12]}",
+        "media_type": media_type,
+        "size_bytes": stored.size_bytes,
+        "sha256": stored.sha256,
+        "storage_ref": stored.storage_ref,
+        "file_name": "peticao_inicial.pdf",
+    }
+    return Attachment(**(fields | overrides))
+
+
+async def test_an_agents_file_is_uploaded_intact_then_sent_by_its_media_id(rig: Rig) -> None:
+    assert (await rig.post(webhook(messages=[text("wamid.q")]))).status == 200
+    petition = await agents_file(rig, PDF, "application/pdf")
+
+    await deliver(rig, rig.reply("msg-file", text="Segue a petição.", attachments=(petition,)))
+
+    (upload,) = rig.graph.uploads
+    assert upload.content == PDF
+    assert (upload.messaging_product, upload.type) == ("whatsapp", "application/pdf")
+    assert (upload.file_name, upload.content_type) == ("peticao_inicial.pdf", "application/pdf")
+    (request,) = rig.graph.sends()
+    assert request.body["type"] == "document"
+    assert request.body["document"] == {
+        "id": upload.media_id,
+        "filename": "peticao_inicial.pdf",
+        "caption": "Segue a petição.",
+    }
+    (sent,) = await statuses_of(rig, "msg-file")
+    assert (sent["status"], sent["provider_message_id"]) == ("sent", rig.graph.sent[0].wamid)
+
+
+async def test_a_rate_limited_upload_is_retried_with_backoff_and_uploaded_once(rig: Rig) -> None:
+    assert (await rig.post(webhook(messages=[text("wamid.q")]))).status == 200
+    photo = await agents_file(rig, b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image/png")
+    rig.graph.fail_next_upload(130429, 2)
+    rig.graph.rate_limit_next(1, 130429)  # then the send itself, once: no second upload
+
+    await deliver(rig, rig.reply("msg-photo", attachments=(photo,)))
+
+    uploads = [r for r in rig.graph.requests if r.path.endswith("/media")]
+    assert len(uploads) == 3
+    (upload,) = rig.graph.uploads
+    assert rig.slept == [1.0, 2.0, 4.0]
+    assert len(rig.graph.sends()) == 2
+    (accepted,) = rig.graph.sent
+    assert accepted.body["image"] == {"id": upload.media_id, "caption": rig.reply("x").text}
+    (sent,) = await statuses_of(rig, "msg-photo")
+    assert sent["status"] == "sent"
+
+
+async def test_a_file_whatsapp_does_not_take_fails_unsent_with_why(rig: Rig) -> None:
+    assert (await rig.post(webhook(messages=[text("wamid.q")]))).status == 200
+    archive = await agents_file(rig, b"PK\x03\x04 documentos", "application/zip")
+    big = await agents_file(rig, b"\xff\xd8\xff", "image/jpeg", size_bytes=5_000_001)
+    forged = await agents_file(rig, PDF, "application/pdf", sha256="0" * 64)
+    refused = await agents_file(rig, PDF[:100], "application/pdf")
+    rig.graph.fail_next_upload(131053)
+
+    await deliver(
+        rig,
+        rig.reply("msg-zip", attachments=(archive,)),
+        rig.reply("msg-big", attachments=(big,)),
+        rig.reply("msg-forged", attachments=(forged,)),
+        rig.reply("msg-refused", attachments=(refused,)),
+    )
+
+    assert len([r for r in rig.graph.requests if r.path.endswith("/media")]) == 1
+    assert rig.graph.sends() == []
+    reasons = {}
+    for message_id in ("msg-zip", "msg-big", "msg-forged", "msg-refused"):
+        (failed,) = await statuses_of(rig, message_id)
+        assert failed["status"] == "failed"
+        (error,) = failed["errors"]
+        reasons[message_id] = (error["code"], error["title"])
+    assert reasons["msg-zip"][0] == "unsendable"
+    assert "application/zip, which WhatsApp does not take" in reasons["msg-zip"][1]
+    assert reasons["msg-big"][0] == "unsendable"
+    assert "5000001 bytes, above WhatsApp's 5000000 for image/jpeg" in reasons["msg-big"][1]
+    assert reasons["msg-forged"] == (
+        "unsendable",
+        f"attachment {forged.attachment_id} does not match its sha256 in the media store",
+    )
+    assert reasons["msg-refused"][0] == "131053"
+    assert rig.slept == []
+
+
 async def test_a_restart_after_sending_does_not_send_the_message_again(rig: Rig) -> None:
     assert (await rig.post(webhook(messages=[text("wamid.q")]))).status == 200
     settled, unsettled = rig.reply("msg-settled"), rig.reply("msg-unsettled")
@@ -673,7 +885,13 @@ async def test_a_restart_after_sending_does_not_send_the_message_again(rig: Rig)
     # other was sent by the deliverer but neither reported nor settled.
     await before.deliver(settled)
     await rig.ledger.attempt(unsettled.message_id)
-    deliverer = WhatsAppDeliverer(rig.graph_client, rig.ledger, rig.config.phone_number_ids)
+    deliverer = WhatsAppDeliverer(
+        rig.graph_client,
+        rig.ledger,
+        rig.config.phone_number_ids,
+        keys=rig.contract.keys,
+        media=rig.media,
+    )
     crashed = await deliverer.deliver(unsettled)
     assert isinstance(crashed, Sent)
     assert len(rig.graph.sent) == 2

@@ -104,7 +104,12 @@ class Rig:
             self.slept.append(seconds)
 
         deliverer = WhatsAppDeliverer(
-            self.graph_client, self.ledger, self.config.phone_number_ids, clock=clock
+            self.graph_client,
+            self.ledger,
+            self.config.phone_number_ids,
+            keys=self.contract.keys,
+            media=self.media,
+            clock=clock,
         )
         return Outbound(
             self.settings,

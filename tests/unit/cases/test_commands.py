@@ -604,3 +604,42 @@ def test_the_processors_own_refusal_read_back_changes_nothing() -> None:
 def test_a_command_for_another_contact_is_misrouted() -> None:
     with pytest.raises(MisroutedEvent, match="key it by contact_id"):
         decide(held_by_ana(), send_reply(CASE, at(minutes=15), contact="contact-joao"), POLICY)
+
+
+AGENTS_FILE = Attachment(
+    attachment_id="att-1",
+    media_type="application/pdf",
+    size_bytes=1024,
+    sha256="ab" * 32,
+    storage_ref="media/" + "cd" * 32,
+    file_name="procuracao.pdf",
+)
+
+
+@pytest.mark.parametrize("channel", ["whatsapp", "email"])
+def test_a_reply_with_a_file_goes_out_on_whatsapp_and_email(channel: Channel) -> None:
+    first = received(1, channel=channel)
+    case = case_id_for(first)
+    state = given(first, assigned(case, at(minutes=9), agent_id=ANA))
+
+    sent = only(
+        decide(state, replace(send_reply(case, at(minutes=12)), attachments=(AGENTS_FILE,)), POLICY)
+    )
+
+    assert isinstance(sent, MessageSent)
+    assert (sent.channel, sent.attachments) == (channel, (AGENTS_FILE,))
+
+
+def test_a_reply_with_a_file_on_a_web_chat_case_is_refused_as_invalid() -> None:
+    first = received(1, channel="web_chat")
+    case = case_id_for(first)
+    state = given(first, assigned(case, at(minutes=9), agent_id=ANA))
+    command = replace(send_reply(case, at(minutes=12), text=None), attachments=(AGENTS_FILE,))
+
+    reason, detail = refusal(decide(state, command, POLICY))
+
+    assert reason == "invalid"
+    assert detail == (
+        f"the web chat delivers no files yet and case {case} is on it: send the reply as "
+        "text, or the files by WhatsApp or email"
+    )

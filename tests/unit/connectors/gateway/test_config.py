@@ -4,6 +4,7 @@ ConfigurationError naming the variable (and never echoing a secret)."""
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +46,24 @@ def test_a_bad_setting_is_refused_naming_it(env: dict[str, str], names: str) -> 
         GatewaySettings.from_env(env)
 
     assert OLD not in str(refused.value)
+
+
+def test_files_are_bounded_and_sealed_in_the_state_dirs_media_store_unless_set(
+    tmp_path: Path,
+) -> None:
+    keys = {"ACOLHE_GATEWAY_TOKEN_KEYS": f"k:{NEW}"}
+
+    default = GatewaySettings.from_env(keys, state_dir=tmp_path)
+    chosen = GatewaySettings.from_env(
+        keys
+        | {
+            "ACOLHE_GATEWAY_MAX_FILE_BYTES": "1048576",
+            "ACOLHE_GATEWAY_MEDIA_DIR": str(tmp_path / "shared"),
+        },
+        state_dir=tmp_path,
+    )
+
+    assert (default.max_file_bytes, default.media_dir) == (16 * 1024 * 1024, tmp_path / "media")
+    assert (chosen.max_file_bytes, chosen.media_dir) == (1048576, (tmp_path / "shared").resolve())
+    with pytest.raises(ConfigurationError, match="ACOLHE_GATEWAY_MAX_FILE_BYTES"):
+        GatewaySettings.from_env(keys | {"ACOLHE_GATEWAY_MAX_FILE_BYTES": "0"})

@@ -3,6 +3,7 @@ Meta's documented format; and Graph API errors map to retry, refuse or call an o
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from typing import Any
 
@@ -13,9 +14,15 @@ from connectors.whatsapp.graph import (
     SendAccepted,
     UnexpectedResponse,
     Unsendable,
+    UploadForm,
     build_send_requests,
+    build_upload,
+    check_upload,
     classify_error,
+    media_upload_path,
+    needs_upload,
     parse_send_response,
+    parse_upload_response,
 )
 from schemas.events import Attachment
 from schemas.personal import ERASED
@@ -298,3 +305,117 @@ def test_phone_numbers_in_meta_error_details_are_redacted() -> None:
 
     assert error.details is not None
     assert CITIZEN not in error.details
+
+
+# -- uploads: the office's files WhatsApp has no media id for yet ----------------------------
+
+PDF = b"%PDF-1.7\nprocuracao assinada"
+
+
+def agents_file(content: bytes = PDF, media_type: str = "application/pdf", **kw: Any) -> Attachment:
+    fields: dict[str, Any] = {
+        "attachment_id": "att-agent-1",
+        "media_type": media_type,
+        "size_bytes": len(content),
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "storage_ref": "media/abc",
+        "file_name": "procuracao.pdf",
+    }
+    return Attachment(**(fields | kw))
+
+
+def test_only_files_without_a_whatsapp_media_id_are_uploaded() -> None:
+    mine, theirs = agents_file(), attachment(2, "image/jpeg")
+
+    assert needs_upload(outbound(attachments=(theirs, mine))) == (mine,)
+
+
+def test_an_upload_form_carries_the_fields_meta_documents_and_the_bytes_untouched() -> None:
+    form = build_upload(agents_file(media_type="Application/PDF; charset=binary"), PDF)
+
+    assert isinstance(form, UploadForm)
+    assert form.fields == (("messaging_product", "whatsapp"), ("type", "application/pdf"))
+    assert (form.media_type, form.file_name, form.content) == (
+        "application/pdf",
+        "procuracao.pdf",
+        PDF,
+    )
+    assert media_upload_path("v21.0", "106540352242922") == "/v21.0/106540352242922/media"
+
+
+@pytest.mark.parametrize(
+    ("file_name", "sent_as"),
+    [
+        (None, "att-agent-1"),
+        ("../../etc/passwd", ".._.._etc_passwd"),
+        ('a"b\r\nc.pdf', "a_b__c.pdf"),
+    ],
+)
+def test_an_upload_names_the_file_safely(file_name: str | None, sent_as: str) -> None:
+    form = build_upload(agents_file(file_name=file_name), PDF)
+
+    assert isinstance(form, UploadForm)
+    assert form.file_name == sent_as
+
+
+@pytest.mark.parametrize(
+    ("media_type", "size", "reason"),
+    [
+        ("application/zip", 10, "application/zip, which WhatsApp does not take"),
+        ("image/gif", 10, "image/gif, which WhatsApp does not take"),
+        ("", 10, "of no type, which WhatsApp does not take"),
+        ("image/jpeg", 5_000_001, "5000001 bytes, above WhatsApp's 5000000 for image/jpeg"),
+        ("audio/ogg; codecs=opus", 16_000_001, "above WhatsApp's 16000000 for audio/ogg"),
+        ("video/mp4", 16_000_001, "above WhatsApp's 16000000 for video/mp4"),
+        ("application/pdf", 100_000_001, "above WhatsApp's 100000000 for application/pdf"),
+        ("image/webp", 500_001, "above WhatsApp's 500000 for image/webp"),
+    ],
+)
+def test_a_type_or_size_whatsapp_does_not_take_is_refused_with_why(
+    media_type: str, size: int, reason: str
+) -> None:
+    checked = check_upload(agents_file(media_type=media_type, size_bytes=size))
+
+    assert isinstance(checked, Unsendable)
+    assert reason in checked.reason
+
+
+@pytest.mark.parametrize(
+    ("media_type", "size"),
+    [
+        ("image/jpeg", 5_000_000),
+        ("image/png", 1),
+        ("audio/mpeg", 16_000_000),
+        ("video/3gpp", 1),
+        ("text/plain", 1),
+        ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", 1),
+        ("application/pdf", 100_000_000),
+    ],
+)
+def test_a_type_whatsapp_takes_at_its_limit_is_uploaded(media_type: str, size: int) -> None:
+    assert check_upload(agents_file(media_type=media_type, size_bytes=size)) == media_type
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"sha256": "0" * 64}, "does not match its sha256"),
+        ({"size_bytes": len(PDF) + 1}, f"has {len(PDF)} bytes in the media store"),
+        ({"file_name": ERASED}, "is erased"),
+    ],
+)
+def test_a_stored_file_that_is_not_the_attachment_is_not_uploaded(
+    overrides: dict[str, Any], reason: str
+) -> None:
+    form = build_upload(agents_file(**overrides), PDF)
+
+    assert isinstance(form, Unsendable)
+    assert reason in form.reason
+
+
+def test_the_media_id_is_read_from_the_upload_answer() -> None:
+    assert parse_upload_response({"id": "1037543291543636"}) == "1037543291543636"
+    unexpected: tuple[object, ...] = ({}, {"id": ""}, {"id": 7}, None, [])
+    for answer in unexpected:
+        with pytest.raises(UnexpectedResponse):
+            parse_upload_response(answer)

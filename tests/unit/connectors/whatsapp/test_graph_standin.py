@@ -8,16 +8,25 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiohttp import FormData
 from aiohttp.test_utils import TestClient, TestServer
 
-from connectors.whatsapp.graph import build_send_requests, classify_error, parse_send_response
+from connectors.whatsapp.graph import (
+    UploadForm,
+    build_send_requests,
+    classify_error,
+    parse_send_response,
+)
+from connectors.whatsapp.graph_client import GraphCallFailed, GraphClient
 from connectors.whatsapp.mapping import map_webhook
 from connectors.whatsapp.signature import SIGNATURE_HEADER, SignatureOutcome, check_signature
+from streams.shared.settings import Secret
 from tests.standins.graph_api import (
     GRAPH,
     PHONE_NUMBER_ID,
     TOKEN,
     StandInGraph,
+    Upload,
     create_app,
     message,
     signed,
@@ -215,3 +224,85 @@ def test_a_signed_webhook_from_the_builder_verifies_and_maps() -> None:
         payload, accounts={PHONE_NUMBER_ID}, contacts=CONTACTS, occurred_at=RECEIVED
     )
     assert [m.text for m in mapped.messages] == ["oi"]
+
+
+# -- uploads ---------------------------------------------------------------------------------
+
+UPLOAD = f"/v21.0/{PHONE_NUMBER_ID}/media"
+PDF = b"%PDF-1.7\n" + bytes(range(256)) * 8  # every byte value, CR LF and boundaries included
+
+
+def upload_form(content: bytes, kind: str, *, product: str | None = "whatsapp") -> FormData:
+    form = FormData()
+    if product is not None:
+        form.add_field("messaging_product", product)
+    form.add_field("type", kind)
+    form.add_field("file", content, filename="peticao.pdf", content_type=kind)
+    return form
+
+
+async def test_a_client_upload_arrives_intact_and_its_media_id_reads_back(
+    graph: TestClient[Any, Any],
+) -> None:
+    client = GraphClient(str(graph.make_url("")), "v21.0", Secret(TOKEN))
+    await client.start()
+    try:
+        media_id = await client.upload(
+            PHONE_NUMBER_ID, UploadForm("application/pdf", "peticao.pdf", PDF)
+        )
+    finally:
+        await client.close()
+
+    (upload,) = state_of(graph).uploads
+    assert upload == Upload(
+        PHONE_NUMBER_ID, media_id, "whatsapp", "application/pdf", "peticao.pdf",
+        "application/pdf", PDF,
+    )  # fmt: skip
+    described = await (await graph.get(f"/v21.0/{media_id}", headers=AUTH)).json()
+    assert described["sha256"] == hashlib.sha256(PDF).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("content", "kind", "product", "code", "details"),
+    [
+        (b"PK\x03\x04", "application/zip", "whatsapp", 100, "one of the following types"),
+        (b"\xff" * 5_000_001, "image/jpeg", "whatsapp", 131053, "size too big"),
+        (PDF, "application/pdf", None, 100, "messaging_product is required"),
+    ],
+)
+async def test_an_upload_meta_does_not_take_is_refused_like_meta(
+    graph: TestClient[Any, Any],
+    content: bytes,
+    kind: str,
+    product: str | None,
+    code: int,
+    details: str,
+) -> None:
+    form = upload_form(content, kind, product=product)
+
+    response = await graph.post(UPLOAD, data=form, headers=AUTH)
+
+    body = await response.json()
+    assert (response.status, body["error"]["code"]) == (400, code)
+    assert details in body["error"]["error_data"]["details"]
+    assert classify_error(response.status, body).action == "refused"
+    assert state_of(graph).uploads == []
+
+
+async def test_a_failing_upload_comes_back_as_a_graph_error_to_retry(
+    graph: TestClient[Any, Any],
+) -> None:
+    state_of(graph).fail_next_upload(131000)
+    client = GraphClient(str(graph.make_url("")), "v21.0", Secret(TOKEN))
+    await client.start()
+    try:
+        with pytest.raises(GraphCallFailed) as failed:
+            await client.upload(PHONE_NUMBER_ID, UploadForm("image/png", "x.png", b"\x89PNG"))
+        media_id = await client.upload(
+            PHONE_NUMBER_ID, UploadForm("image/png", "x.png", b"\x89PNG")
+        )
+    finally:
+        await client.close()
+
+    assert (failed.value.error.action, failed.value.error.code) == ("retry_later", 131000)
+    assert [u.media_id for u in state_of(graph).uploads] == [media_id]
