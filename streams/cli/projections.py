@@ -143,6 +143,8 @@ def _rebuild(args: argparse.Namespace) -> int:
         f" caught up {report.catch_up_events:,} more in {report.catch_up_s:.1f} s"
     )
     print("rows: " + ", ".join(f"{t} {n:,}" for t, n in report.rows.items()))
+    if report.erasures:
+        print(f"erasures applied: {report.erasures:,} citizen(s)' messages redacted")
     if args.no_switch:
         print(f"rebuilt schema {report.schema}; {args.schema} unchanged (--no-switch)")
     else:

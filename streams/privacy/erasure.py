@@ -25,9 +25,10 @@ closed and closes nothing), a destroyed key stays destroyed (`already_destroyed`
 already redacted are left as they are and not counted again.
 
 A projector batch (or a rebuild's bulk phase) decoded before step 3 and written after
-step 4 puts its rows back in clear: it opened them while the key still existed. Running
-the erasure again once projectors have caught up redacts them; docs/privacy.md has the
-details.
+step 4 would put its rows back in clear: it opened them while the key still existed. The
+copy of step 2 closes that: the case projection redacts the citizen itself when it reads
+the copy, in the transaction of the rows it writes (a rebuild, before it switches:
+streams.projections.erasures). What is left of the window is in docs/privacy.md.
 
 Depends on Kafka (the publisher), Postgres (the read model) and the key store; holds no
 rule of its own: `streams.privacy.domain` and `redaction` decide.

@@ -9,6 +9,8 @@
   transaction (COPY into staging, upsert newer versions only);
 - `rows`, `rows_cases`, `rows_messages`: the pure fold of events into whole rows of
   `sla_clocks` and `agents`, `cases`, `case_messages`;
+- `erasures`: an erasure the case projection reads, applied to its own schema in order
+  with the rows it writes (the redaction `acolhe erase` runs);
 - `projector`: the SLA clocks' projector (acolhe.sla into sla_clocks), seeking to the
   offsets stored with its rows.
 

@@ -7,7 +7,9 @@ inside the batch's transaction (`PostgresRows`); a rebuild's holds every row in 
 (`streams.projections.rebuild`). Either way the fold returns the rows it changed, whole,
 and the counts to add (`Increment`), and the caller writes them with the offsets.
 
-- `CaseProjection`: acolhe.conversations into cases, case_messages and daily_stats;
+- `CaseProjection`: acolhe.conversations into cases, case_messages and daily_stats, and
+  the erasures copied there (`ErasureRequested`) into a `Redaction` of the citizen's
+  messages (`streams.projections.erasures`);
 - `ClockProjection`: acolhe.sla into sla_clocks;
 - `AgentProjection`: acolhe.routing into agents and agent_holds.
 
@@ -20,16 +22,24 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, Final, Protocol, get_args
 
-from schemas.events import CaseOpened, DeliveryStatusChanged, MessageReceived, MessageSent
+from schemas.events import (
+    CaseOpened,
+    DeliveryStatusChanged,
+    ErasureRequested,
+    MessageReceived,
+    MessageSent,
+)
 from streams.projections import rows, rows_cases, rows_messages, rows_stats
+from streams.projections.erasures import Redaction
 from streams.projections.writer import Increment, Upsert, quote
 
 Row = dict[str, Any]
-Change = Upsert | Increment
+Change = Upsert | Increment | Redaction
 SLA_EVENTS: Final = frozenset(t.NAME for t in get_args(rows.SlaEvent))
 AGENT_EVENTS: Final = frozenset(t.NAME for t in get_args(rows.AgentEvent))
 CASE_EVENTS: Final = frozenset(t.NAME for t in get_args(rows_cases.CaseEvent))
 MESSAGE_EVENTS: Final = frozenset({"DeliveryStatusChanged", "MessageReceived", "MessageSent"})
+ERASURE_EVENTS: Final = frozenset({ErasureRequested.NAME})
 HOLDS: Final = "agent_holds"
 
 
@@ -52,7 +62,8 @@ class Projection(Protocol):
     reads: frozenset[str]
 
     async def fold(self, source: RowSource, events: list[tuple[int, Any]]) -> list[Change]:
-        """The whole rows and the counts after these (offset, event) pairs, in log order."""
+        """The whole rows and the counts after these (offset, event) pairs, in log order,
+        then the citizens' messages to redact (`Redaction`) after writing them."""
         ...
 
 
@@ -151,11 +162,15 @@ class CaseProjection:
     table or from the batch's own CaseOpened / CaseClosed / CaseReopened. The message that
     opens a case comes before its CaseOpened: the CaseOpened then files it in the case.
     A message already recorded (a duplicate event at a later offset) changes nothing, so
-    it neither resets its delivery status nor counts twice."""
+    it neither resets its delivery status nor counts twice.
+
+    An erasure (`ErasureRequested`, copied into every partition) changes no row here: the
+    batch ends with one `Redaction` per citizen it names, which the caller runs after
+    writing the batch's rows (`streams.projections.erasures`)."""
 
     name = "cases"
     topic = "acolhe.conversations"
-    reads = CASE_EVENTS | MESSAGE_EVENTS
+    reads = CASE_EVENTS | MESSAGE_EVENTS | ERASURE_EVENTS
 
     async def fold(self, source: RowSource, events: list[tuple[int, Any]]) -> list[Change]:
         case_ids = {e.case_id for _, e in events if getattr(e, "case_id", None)}
@@ -194,8 +209,13 @@ class _CaseBatch:
         self.changed_cases: set[str] = set()
         self.changed_messages: set[str] = set()
         self.counts: list[Change] = []
+        self.erased: dict[str, None] = {}
+        """The citizens the batch's erasures name, each once, in the order first named."""
 
     def apply(self, offset: int, event: Any) -> None:
+        if isinstance(event, ErasureRequested):
+            self.erased.setdefault(event.citizen_id)
+            return
         if isinstance(event, DeliveryStatusChanged):
             held = self.messages.get(event.message_id)
             row = rows_messages.evolve_message(held, event, offset)
@@ -248,6 +268,7 @@ class _CaseBatch:
                 for m in sorted(self.changed_messages)
             ),
             *self.counts,
+            *(Redaction(citizen) for citizen in self.erased),  # after the rows: they cover them
         ]
 
 

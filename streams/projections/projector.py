@@ -15,7 +15,11 @@ one batch:
    folds the events over them (the version of a row is the offset of the last event
    applied: a row's events all live in one partition);
 5. write the final rows, the counts and the next offset of every partition read
-   (`writer.write`), and commit.
+   (`writer.write`);
+6. redact the messages of the citizens whose erasure (`ErasureRequested`) the batch read
+   (`erasures.redact`; the fold names each once): after the rows, so that the batch's own
+   rows are covered, and before the commit, so that rows, offsets and redaction commit
+   together (a copy read again redacts nothing more), then commit.
 
 On start and on every rebalance the consumer seeks each assigned partition to the offset
 stored with the rows (the beginning when none is stored): Kafka's own committed offsets
@@ -31,6 +35,7 @@ from typing import Any
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
+from streams.projections.erasures import Redaction, redact
 from streams.projections.folds import PostgresRows, Projection
 from streams.projections.migrations import migrate
 from streams.projections.writer import Position, locked_positions, stored_positions, write
@@ -127,7 +132,7 @@ class Projector:
             return await stored_positions(self._conn, self.schema, self.name)
 
     async def step(self, *, timeout_ms: int = 200) -> int:
-        """Project one batch (steps 1-5 of the module docstring); returns how many records
+        """Project one batch (steps 1-6 of the module docstring); returns how many records
         it read (a record read again after a rebalance counts again; a dropped batch 0)."""
         batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=self.max_records)
         if not batches:
@@ -151,9 +156,23 @@ class Projector:
             if moved:
                 return await self._rewind(batches, stored)
             folded = await self.projection.fold(PostgresRows(self._conn, self.schema), events)
-            await write(self._conn, self.schema, folded, positions, projector=self.name)
+            changes = [c for c in folded if not isinstance(c, Redaction)]
+            await write(self._conn, self.schema, changes, positions, projector=self.name)
+            erased = [c.citizen_id for c in folded if isinstance(c, Redaction)]
+            redacted = await redact(self._conn, self.schema, erased) if erased else 0
+        if erased:
+            log.info(
+                "erasure applied to the read model: the citizen's messages redacted",
+                extra={
+                    "projector": self.name,
+                    "schema": self.schema,
+                    "topic": self.topic,
+                    "erasures": len(erased),
+                    "redacted": redacted,
+                },
+            )
         self.stats.records += count
-        self.stats.rows += len(folded)
+        self.stats.rows += len(changes)
         self.stats.batches += 1
         return count
 

@@ -11,10 +11,17 @@ Steps, in order (correctness depends on it):
    folds (`streams.projections.folds`, over a `MemoryRows` source instead of Postgres),
    and then COPYs the partition's final rows into the fresh tables, adds its daily counts
    and stores the partition's end offset, in one transaction. No upsert, no staging: each
-   row is written once, and a partition is either all there or not at all;
+   row is written once, and a partition is either all there or not at all. The citizens
+   whose erasure (`ErasureRequested`) the partition holds go back to the coordinator;
 4. catch-up phase: the live projector code runs on the fresh schema from the stored
-   offsets to the topics' current ends (what arrived during the bulk phase);
-5. switch, in one transaction: lock the live schema's projection_offsets (waiting for any
+   offsets to the topics' current ends (what arrived during the bulk phase), applying the
+   erasures it reads as a live projector does (`Projector.step`);
+5. redact, in the fresh schema and one transaction, the messages of every citizen whose
+   erasure the bulk phase read, once each (`erasures.redact`): a worker may have opened
+   their messages before the erasure destroyed the key, and `acolhe erase` may have
+   redacted the fresh schema before the COPY. After the catch-up, so that what it wrote
+   of theirs is covered too; before the switch, so that agents never see it;
+6. switch, in one transaction: lock the live schema's projection_offsets (waiting for any
    live projector's batch in flight, whose transaction locks its rows), copy the access
    tables (`access.TABLES`: filled by `acolhe access sync`, not from the log, so agents
    see after the switch what they saw before), rename the live schema to
@@ -22,7 +29,7 @@ Steps, in order (correctness depends on it):
    Agent apps' next query reads the fresh schema; a query running keeps its snapshot.
    A live projector's next batch finds the stored positions are not where it stands and
    rewinds to them (`Projector.step`), so nothing is lost or applied twice.
-The live schema is never written by the rebuild before step 5; a failure before it leaves
+The live schema is never written by the rebuild before step 6; a failure before it leaves
 the live read model as it was (and the fresh schema for inspection, dropped next time).
 """
 
@@ -43,6 +50,7 @@ from typing import Any, Final
 from aiokafka import TopicPartition
 
 from streams.projections import access, migrations
+from streams.projections.erasures import Redaction, redact
 from streams.projections.folds import Change, Row, projections
 from streams.projections.projector import Projector
 from streams.projections.writer import Increment, quote, write
@@ -109,6 +117,8 @@ class RebuildReport:
     catch_up_s: float = 0.0
     switch_s: float = 0.0
     workers: int = 0
+    erasures: int = 0
+    """Citizens whose erasure the bulk phase read, redacted before the switch (step 5)."""
 
     @property
     def rate(self) -> float:
@@ -127,11 +137,13 @@ class MemoryRows:
     """A `RowSource` holding every row of one partition's replay in memory.
 
     `rows` hands out the stored rows themselves, not copies: a fold's changes are applied
-    right after it (`apply`), so a row the fold changed in place is the row it returns."""
+    right after it (`apply`), so a row the fold changed in place is the row it returns.
+    A `Redaction` is only noted (`erased`): the rebuild redacts at the end (step 5)."""
 
     def __init__(self) -> None:
         self.tables: dict[str, dict[str, Row]] = defaultdict(dict)
         self.open_by_contact: dict[str, str] = {}
+        self.erased: set[str] = set()
         self._counts: dict[tuple[str, tuple[tuple[str, Any], ...]], dict[str, int]] = {}
 
     async def rows(self, table: str, key: str, keys: Iterable[str]) -> dict[str, Row]:
@@ -144,6 +156,9 @@ class MemoryRows:
 
     def apply(self, changes: Iterable[Change]) -> None:
         for change in changes:
+            if isinstance(change, Redaction):
+                self.erased.add(change.citizen_id)
+                continue
             if isinstance(change, Increment):
                 held = self._counts.setdefault((change.table, change.key), {})
                 for column, n in change.counts.items():
@@ -183,10 +198,13 @@ def _worker(
     keys: KeySpec | None,
     jobs: Any,
     progress: Any,
+    *,
+    erasures: Any,
 ) -> None:
     # Progress is best effort: a worker must be able to exit with reports still unread.
+    # Erasures are not: the worker's exit waits until the coordinator has them.
     progress.cancel_join_thread()
-    asyncio.run(_work(settings, schema, keys, jobs, progress))
+    asyncio.run(_work(settings, schema, keys, jobs, progress, erasures=erasures))
 
 
 class CoordinatorGone(RebuildFailed):
@@ -200,7 +218,13 @@ def _check_coordinator() -> None:
 
 
 async def _work(
-    settings: Settings, schema: str, keys: KeySpec | None, jobs: Any, progress: Any
+    settings: Settings,
+    schema: str,
+    keys: KeySpec | None,
+    jobs: Any,
+    progress: Any,
+    *,
+    erasures: Any,
 ) -> None:
     # A replay allocates millions of small objects that live until the partition's COPY
     # and hold no reference cycles: with the default thresholds the cyclic collector runs
@@ -227,7 +251,9 @@ async def _work(
                 job = jobs.get_nowait()
             except queue.Empty:
                 return
-            await _replay(job, contract, consumer, conn, schema=schema, progress=progress)
+            erased = await _replay(job, contract, consumer, conn, schema=schema, progress=progress)
+            if erased:
+                erasures.put(sorted(erased))
     finally:
         await consumer.stop()
         await conn.close()
@@ -236,8 +262,9 @@ async def _work(
 
 async def _replay(
     job: Job, contract: Contract, consumer: Any, conn: Any, *, schema: str, progress: Any
-) -> None:
-    """Steps 3 of the module docstring for one partition."""
+) -> set[str]:
+    """Step 3 of the module docstring for one partition; the citizens whose erasure it
+    holds, to redact once every partition is in (step 5)."""
     projection = projections()[job.projection]
     tp = TopicPartition(job.topic, job.partition)
     consumer.assign([tp])
@@ -278,6 +305,7 @@ async def _replay(
             job.partition,
             job.end,
         )
+    return memory.erased
 
 
 # -- the coordinator ------------------------------------------------------------------------
@@ -293,7 +321,7 @@ async def rebuild(
     on_progress: Callable[[Progress], None] | None = None,
     switch: bool = True,
 ) -> RebuildReport:
-    """Steps 1-5 of the module docstring. `topics` maps projection names to the topic each
+    """Steps 1-6 of the module docstring. `topics` maps projection names to the topic each
     reads (default: every projection, on its own topic); `keys` where the data keys are
     (default: the settings' key store)."""
     topics = (
@@ -311,7 +339,7 @@ async def rebuild(
         report.events = sum(j.size for j in jobs)
         began = time.perf_counter()
         deferred = await drop_secondary_indexes(conn, fresh)
-        await _bulk(
+        erased = await _bulk(
             settings,
             fresh,
             keys=keys,
@@ -325,6 +353,10 @@ async def rebuild(
         began = time.perf_counter()
         report.catch_up_events = await _catch_up(settings, fresh, keys, topics)
         report.catch_up_s = time.perf_counter() - began
+        if erased:  # step 5, with the indexes built: SUBJECTS_SQL and REDACT_SQL use them
+            async with conn.transaction():
+                await redact(conn, fresh, sorted(erased))
+        report.erasures = len(erased)
         for table in (
             "cases",
             "case_messages",
@@ -417,17 +449,25 @@ async def _bulk(
     workers: int,
     on_progress: Callable[[Progress], None] | None,
     total: int,
-) -> None:
-    """Step 3: the workers replay the jobs; progress is reported as they go."""
+) -> set[str]:
+    """Step 3: the workers replay the jobs; progress is reported as they go. Returns the
+    citizens whose erasure the jobs read."""
+    erased: set[str] = set()
     if not jobs:
-        return
+        return erased
     ctx = multiprocessing.get_context("spawn")
     job_queue = ctx.Queue()
     progress = ctx.Queue()
+    erasures = ctx.Queue()
     for job in jobs:
         job_queue.put(job)
     procs = [
-        ctx.Process(target=_worker, args=(settings, fresh, keys, job_queue, progress), daemon=True)
+        ctx.Process(
+            target=_worker,
+            args=(settings, fresh, keys, job_queue, progress),
+            kwargs={"erasures": erasures},
+            daemon=True,
+        )
         for _ in range(workers)
     ]
     for p in procs:
@@ -441,6 +481,7 @@ async def _bulk(
                     done += progress.get_nowait()
                 except queue.Empty:
                     break
+            erased |= _drain(erasures)
             if on_progress is not None:
                 on_progress(Progress(done, total, time.perf_counter() - began, "replay"))
             if all(not p.is_alive() for p in procs):
@@ -457,6 +498,17 @@ async def _bulk(
             f"{len(failed)} rebuild worker(s) failed (exit codes {failed}); the live read model"
             f" is unchanged; see the workers' errors above, fix the cause and run the rebuild again"
         )
+    # What a worker sent just before it exited: its exit waited for the queue's pipe.
+    return erased | _drain(erasures)
+
+
+def _drain(erasures: Any) -> set[str]:
+    out: set[str] = set()
+    while True:
+        try:
+            out.update(erasures.get_nowait())
+        except queue.Empty:
+            return out
 
 
 async def _catch_up(
