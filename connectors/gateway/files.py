@@ -21,18 +21,16 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
+from connectors.common import files
 from schemas.envelope import derive_event_id
 from schemas.events import Attachment
 
 SOURCE: Final = "connectors.gateway"
 MAX_ATTACHMENTS: Final = 10
-MAX_FILE_NAME_CHARS: Final = 255
 MAX_DESCRIBED_BYTES: Final = 1 << 30
 """A bound on a descriptor's size_bytes (the upload's own limit is a setting)."""
-_MEDIA_TYPE: Final = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
 _SHA256: Final = re.compile(r"[0-9a-f]{64}")
 _STORAGE_REF: Final = re.compile(r"media/[0-9a-f]{64}")
-_NAME_FORBIDDEN: Final = re.compile(r"[\x00-\x1f\x7f/\\]")
 _FIELDS: Final = frozenset(
     {"attachment_id", "sha256", "size_bytes", "media_type", "file_name", "storage_ref"}
 )
@@ -47,22 +45,10 @@ def attachment_id_for(case_id: str, sha256: str) -> str:
 
 def file_name_problem(name: object) -> str | None:
     """Why `name` cannot name a file sent to a citizen, or None."""
-    if not isinstance(name, str) or not name.strip():
-        return "required: the file's name, e.g. peticao.pdf"
-    if len(name) > MAX_FILE_NAME_CHARS:
-        return f"at most {MAX_FILE_NAME_CHARS} characters"
-    if _NAME_FORBIDDEN.search(name) or name.strip() in (".", ".."):
-        return "a file name: no path separator (/ or \\) nor control character"
-    return None
+    return files.file_name_problem(name, example="peticao.pdf")
 
 
-def normalized_media_type(declared: str | None) -> str | None:
-    """The `type/subtype` of a Content-Type (lowercase, parameters dropped), or None when
-    it is missing, malformed or a container (multipart, message) rather than a file."""
-    bare = (declared or "").split(";")[0].strip().lower()
-    if not _MEDIA_TYPE.fullmatch(bare) or bare.startswith(("multipart/", "message/")):
-        return None
-    return bare
+normalized_media_type = files.media_type_of
 
 
 def descriptor(attachment: Attachment) -> dict[str, Any]:

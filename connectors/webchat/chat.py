@@ -8,8 +8,14 @@ A visitor's message, in order (connectors.webchat's steps 3-5):
 2. `mapping.message_received`: the event, with the id every resend of it repeats;
 3. already recorded in the session (a resend after a lost ack)? -> its ack again, nothing
    published: the event is on Kafka once;
-4. `Inbound.accept`: durable in Kafka (acks=all), or raise: no ack, the widget resends;
-5. numbered into the session (connectors.webchat.sessions) and acked.
+4. its files, if any, are the visitor's own uploads, in the media store as described
+   (connectors.webchat.uploads.check) -> else an `invalid_field` error, nothing published;
+5. `Inbound.accept`: durable in Kafka (acks=all), or raise: no ack, the widget resends;
+6. numbered into the session (connectors.webchat.sessions), with its files, and acked.
+
+A visitor's file (`keep_file`) is sealed in the media store and described, and nothing is
+published for it; `file_for` opens a file of a message of the visitor's sessions, and
+nothing else (another visitor's file is as absent as one that never was).
 
 Must not depend on aiohttp.
 """
@@ -22,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from connectors.common.identity import ContactIds
+from connectors.common.identity import ContactIds, ContactRef
 from connectors.common.inbound import Inbound
 from connectors.webchat.config import WebChatSettings
 from connectors.webchat.indicators import AgentTyping
@@ -42,8 +48,9 @@ from connectors.webchat.tokens import (
     issue_visitor_token,
     verify_visitor_token,
 )
+from connectors.webchat.uploads import VisitorFiles
 from schemas.envelope import derive_event_id
-from schemas.events import DeliveryStatusChanged
+from schemas.events import Attachment, DeliveryStatusChanged
 
 
 def _wall_clock() -> datetime:
@@ -66,11 +73,13 @@ class WebChat:
     store: SessionStore
     contact_ids: ContactIds
     typing: AgentTyping
+    files: VisitorFiles
     clock: Callable[[], datetime] = _wall_clock
     monotonic: Callable[[], float] = time.monotonic
     message_limits: RateLimiter = field(init=False)
     frame_limits: RateLimiter = field(init=False)
     session_limits: RateLimiter = field(init=False)
+    file_limits: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -82,6 +91,9 @@ class WebChat:
         )
         self.session_limits = RateLimiter(
             rate=s.sessions.per_second, burst=s.sessions.burst, max_keys=s.max_tracked_keys
+        )
+        self.file_limits = RateLimiter(
+            rate=s.files.per_second, burst=s.files.burst, max_keys=s.max_tracked_keys
         )
 
     # -- tokens -------------------------------------------------------------------------
@@ -121,8 +133,12 @@ class WebChat:
         assert isinstance(claims, VisitorClaims)  # just signed with our own current key
         return IssuedToken(token, claims, renewed=previous is not None)
 
+    def contact(self, claims: VisitorClaims) -> ContactRef:
+        """The visitor's contact (and citizen): the visitor id is the contact's address."""
+        return self.contact_ids.contact(CHANNEL, claims.visitor_id)
+
     async def open_session(self, claims: VisitorClaims) -> SessionRef:
-        contact = self.contact_ids.contact(CHANNEL, claims.visitor_id)
+        contact = self.contact(claims)
         session = await self.store.open(
             SessionRef(
                 session_id=claims.session_id,
@@ -156,10 +172,37 @@ class WebChat:
         known = await self.store.find(session, event.event_id)
         if known is not None:
             return known
+        refused = await self.files.check(session, message.attachments)
+        if refused is not None:
+            return refused
         await self.inbound.accept([event])
         shown = record_received(SessionWindow(capacity=1), event)
         assert shown is not None  # an event message_received just made
         return await self.store.record(session, shown[1])
+
+    # -- files --------------------------------------------------------------------------
+
+    def take_upload(self, claims: VisitorClaims) -> RateLimited | None:
+        """Every upload counts against the visitor's own file budget."""
+        limited = self.file_limits.take(claims.visitor_id, self.monotonic())
+        return limited if isinstance(limited, RateLimited) else None
+
+    async def keep_file(
+        self, claims: VisitorClaims, name: str, media_type: str, content: bytes
+    ) -> Attachment:
+        """The visitor's checked file sealed under their citizen's key, and its descriptor
+        (raises SubjectErased when that citizen was erased)."""
+        return await self.files.keep(self.contact(claims), name, media_type, content)
+
+    async def file_for(
+        self, claims: VisitorClaims, attachment_id: str
+    ) -> tuple[Attachment, bytes] | None:
+        """A file of a message of the visitor's sessions, and its bytes; None otherwise."""
+        kept = await self.store.file_of(self.contact(claims).contact_id, attachment_id)
+        if kept is None:
+            return None
+        content = await self.files.open(kept)
+        return None if content is None else (kept.attachment, content)
 
     async def report_read(self, session: SessionRef, up_to_message_id: str) -> int:
         """The visitor read the office's messages up to this one: a DeliveryStatusChanged

@@ -19,6 +19,10 @@ like; the signing secrets are kept as `SigningKey` values, whose repr hides them
 | ACOLHE_WEBCHAT_SCHEMA | the PostgreSQL schema of the session tables | acolhe_webchat |
 | ACOLHE_WEBCHAT_READ_MODEL_SCHEMA | the read model (whom a visitor's typing is for) | acolhe_read |
 | ACOLHE_WEBCHAT_TRUSTED_PROXIES | the office's reverse proxies (X-Forwarded-For) | none |
+| ACOLHE_WEBCHAT_MAX_FILE_BYTES | the largest file a visitor uploads | 10485760 (10 MiB) |
+| ACOLHE_WEBCHAT_FILE_TYPES | the media types a visitor may send (webchat.files) | see files |
+| ACOLHE_WEBCHAT_FILES_PER_MINUTE / _FILE_BURST | uploads per visitor | 10 / 5 |
+| ACOLHE_WEBCHAT_MEDIA_DIR | the media store the files are sealed in | <state dir>/media |
 
 Pure: no I/O. Must not depend on aiohttp, Kafka or Postgres.
 """
@@ -31,10 +35,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Final
 
 from connectors.common import config
+from connectors.webchat.files import DEFAULT_FILE_TYPES, DEFAULT_MAX_FILE_BYTES, RECOGNIZED
 from connectors.webchat.origins import OriginPolicy
+from connectors.webchat.protocol import FILES_ROOM
 from connectors.webchat.signing import SigningKey, is_valid_id
 from connectors.webchat.tokens import MAX_TTL
 from streams.projections.sqltext import InvalidSchemaName, check_schema_name
@@ -82,6 +89,12 @@ class WebChatSettings:
     """Where the read model's `cases` are: whom to tell that a visitor types."""
     trusted_proxies: frozenset[str] = frozenset()
     """Reverse proxies whose X-Forwarded-For names the client (the per-address limit)."""
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    file_types: tuple[str, ...] = DEFAULT_FILE_TYPES
+    """The media types a visitor may send, each one recognized by its bytes."""
+    files: RateSettings = RateSettings(per_minute=10, burst=5)
+    media_dir: Path = Path(".acolhe/media")
+    """The media store (the volume the other connectors and the gateway use)."""
 
     def __post_init__(self) -> None:
         if not is_valid_id(self.site_id):
@@ -102,14 +115,25 @@ class WebChatSettings:
             check_schema_name(self.read_model_schema)
         except InvalidSchemaName as exc:
             raise ConfigurationError(f"{PREFIX}READ_MODEL_SCHEMA: {exc}") from exc
+        unknown = [t for t in self.file_types if t not in RECOGNIZED]
+        if unknown or not self.file_types:
+            raise ConfigurationError(
+                f"{PREFIX}FILE_TYPES lists media types the web chat recognizes by their bytes, "
+                f"comma-separated, from: {', '.join(RECOGNIZED)}"
+                + (f" (not {', '.join(unknown)})" if unknown else "")
+            )
 
     @property
     def max_frame_bytes(self) -> int:
-        """Room for the longest text even when JSON escapes much of it."""
-        return 4 * self.max_message_bytes + 256
+        """Room for the longest text even when JSON escapes much of it, and for the
+        descriptors of the files a message may carry."""
+        return 4 * self.max_message_bytes + 256 + FILES_ROOM
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> WebChatSettings:
+    def from_env(
+        cls, env: Mapping[str, str], *, state_dir: Path = Path(".acolhe")
+    ) -> WebChatSettings:
+        """The settings from `env`; `state_dir` holds the media when no directory is set."""
         site_id = config.required(env, f"{PREFIX}SITE_ID", "the site id, e.g. defensoria-sp")
         return cls(
             site_id=site_id,
@@ -138,6 +162,13 @@ class WebChatSettings:
             read_model_schema=env.get(f"{PREFIX}READ_MODEL_SCHEMA", "").strip()
             or READ_MODEL_SCHEMA,
             trusted_proxies=frozenset(config.names(env, f"{PREFIX}TRUSTED_PROXIES")),
+            max_file_bytes=config.positive_int(
+                env, f"{PREFIX}MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES
+            ),
+            file_types=tuple(t.lower() for t in config.names(env, f"{PREFIX}FILE_TYPES"))
+            or DEFAULT_FILE_TYPES,
+            files=_rate(env, "FILES_PER_MINUTE", 10, "FILE_BURST", 5),
+            media_dir=config.directory(env, f"{PREFIX}MEDIA_DIR", state_dir / "media"),
         )
 
 

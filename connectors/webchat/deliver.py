@@ -3,12 +3,14 @@ message (MessageSent on web_chat) is numbered into its session and pushed to the
 open sockets.
 
 Steps of `deliver`, in order:
-1. what the widget can show (`mapping.text_for_visitor`): none (a template, files only, text
-   erased) -> Refused: sending again would not help;
+1. what the widget can show (`mapping.text_for_visitor`): text, files or both; none (a
+   template, text or a file's name erased) -> Refused: sending again would not help;
 2. the session: the message's `thread_id` (the session the conversation last heard from),
    or the contact's latest session; none, or one of another contact -> Refused;
-3. numbered into the session (durable in PostgreSQL; the same message id keeps its number,
-   so a redelivery by Kafka is shown once);
+3. numbered into the session with its files (durable in PostgreSQL; the same message id
+   keeps its number, so a redelivery by Kafka is shown once); a file is kept by reference
+   (the media store's, under the message's subject's key, where the gateway sealed it), and
+   the visitor fetches it with `GET /webchat/files/{attachment_id}`;
 4. offered to every open socket of the session in this process; sockets held by other
    replicas are brought up to it by the notice step 3 sends at commit
    (connectors.webchat.listener). A widget not connected now gets it when it resumes, so
@@ -38,7 +40,7 @@ class WebChatDeliverer:
     async def deliver(self, message: MessageSent) -> Outcome:
         """Steps 1-4 of the module's docstring."""
         if text_for_visitor(message) is None:
-            return Refused("not_deliverable", "the web chat shows text only, and this has none")
+            return Refused("not_deliverable", "the web chat shows text and files; this has none")
         if message.thread_id:
             session = await self._store.session(message.thread_id)
         else:
@@ -50,6 +52,8 @@ class WebChatDeliverer:
         shown = record_sent(SessionWindow(capacity=1), message)
         assert shown is not None  # text_for_visitor said it has text
         cause = Cause(message.event_id, message.correlation_id, message.case_id)
-        recorded = await self._store.record(session, shown[1], cause=cause)
+        recorded = await self._store.record(
+            session, shown[1], cause=cause, media_subject_id=message.subject_id
+        )
         await self._hub.push(session.session_id, recorded)
         return Sent(provider_message_id=message.message_id)

@@ -12,6 +12,11 @@ Ids, so a resent frame is recorded once:
 - the contact is ContactIds.contact("web_chat", visitor_id): the visitor id, not the token,
   is the contact's address, so the contact outlives each session's token.
 
+Kind: `text`, or `document` for a message with files (with or without text), whatever the
+files are (photos of an RG or a PDF alike: each Attachment says its media type). The
+schema's MessageReceived.kind says "web chat sends text and document": one kind per message,
+not per file, and a photo of a document is a document to the office.
+
 Pure: the receipt time is an argument. Must not depend on aiohttp, Kafka or Postgres.
 """
 
@@ -26,6 +31,7 @@ from connectors.webchat.resume import SessionWindow
 from connectors.webchat.tokens import VisitorClaims
 from schemas.envelope import derive_event_id
 from schemas.events import MessageReceived, MessageSent
+from schemas.personal import Erased
 
 CHANNEL: Final = "web_chat"
 
@@ -61,8 +67,9 @@ def message_received(
         channel_account_id=visitor.site_id,
         provider_message_id=f"{visitor.session_id}/{message.client_message_id}",
         case_id=case_id,
-        kind="text",
+        kind="document" if message.attachments else "text",
         text=message.text,
+        attachments=message.attachments,
         thread_id=visitor.session_id,
         received_at=received_at,
     )
@@ -78,11 +85,17 @@ def sender_of(sent: MessageSent) -> Sender:
 
 
 def text_for_visitor(sent: MessageSent) -> str | None:
-    """The text the widget shows for an office message, or None when the web chat cannot
-    deliver it: another channel, no text (a template or files only), or text erased."""
-    if sent.channel != CHANNEL or not isinstance(sent.text, str) or not sent.text:
+    """The text the widget shows for an office message ("" for files alone), or None when
+    the web chat cannot deliver it: another channel, nothing to show (a template), or text
+    or a file's name erased."""
+    if sent.channel != CHANNEL or isinstance(sent.text, Erased):
         return None
-    return sent.text
+    if any(isinstance(a.file_name, Erased) for a in sent.attachments):
+        return None
+    text = sent.text or ""
+    if not text and not sent.attachments:
+        return None
+    return text
 
 
 def record_received(
@@ -95,15 +108,17 @@ def record_received(
         event.channel != CHANNEL
         or not client_message_id
         or session != event.thread_id
-        or not isinstance(event.text, str)
+        or isinstance(event.text, Erased)
+        or (event.text is None and not event.attachments)
     ):
         return None
     return window.record(
         message_id=event.event_id,
         sender="visitor",
-        text=event.text,
+        text=event.text or "",
         sent_at=event.received_at,
         client_message_id=client_message_id,
+        attachments=event.attachments,
     )
 
 
@@ -116,5 +131,9 @@ def record_sent(
     if text is None:
         return None
     return window.record(
-        message_id=sent.message_id, sender=sender_of(sent), text=text, sent_at=sent.sent_at
+        message_id=sent.message_id,
+        sender=sender_of(sent),
+        text=text,
+        sent_at=sent.sent_at,
+        attachments=sent.attachments,
     )

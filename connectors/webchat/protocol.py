@@ -3,7 +3,9 @@ over HTTP), parsed strictly into typed frames, and serialized with orjson.
 
 Client -> server (`type` names the frame; any other key is refused):
 - `{"type": "message", "client_message_id": "c-1", "text": "..."}`: the widget's id for the
-  message, unique in its session (a resend after a lost ack repeats it);
+  message, unique in its session (a resend after a lost ack repeats it); with
+  `"attachments": [descriptor, ...]` (1 to 5 files as `POST /webchat/files` answered them,
+  connectors.webchat.files) the text is optional;
 - `{"type": "typing", "active": true}`;
 - `{"type": "read", "up_to_message_id": "..."}`: the visitor has read this server message
   and those before it;
@@ -11,8 +13,10 @@ Client -> server (`type` names the frame; any other key is refused):
   (0: nothing seen yet).
 
 Server -> client:
-- `message` (`seq`, `message_id`, `sender`, `text`, `sent_at`, and `client_message_id` for
-  the visitor's own messages, which come back on resume so every tab shows the whole talk);
+- `message` (`seq`, `message_id`, `sender`, `text` (empty for files alone), `sent_at`, and
+  `client_message_id` for the visitor's own messages, which come back on resume so every tab
+  shows the whole talk; `attachments`, when it has files: `attachment_id`, `file_name`,
+  `media_type`, `size_bytes` each, downloaded from `GET /webchat/files/{attachment_id}`);
 - `ack` (`client_message_id`, `message_id`, `seq`): the visitor's message is recorded;
 - `typing` (`active`), `read` (`up_to_message_id`): the agent's;
 - `error` (`code`, `reason`, and `field` or `retry_after` when they apply).
@@ -35,10 +39,14 @@ from typing import Any, Final, Literal
 
 import orjson
 
+from connectors.webchat.files import MAX_ATTACHMENTS, descriptor, read_descriptor
 from connectors.webchat.limits import DEFAULT_MAX_MESSAGE_BYTES, check_message_text
+from schemas.events import Attachment
 
-DEFAULT_MAX_FRAME_BYTES: Final = 4 * DEFAULT_MAX_MESSAGE_BYTES
-"""Room for the longest text even when JSON escapes much of it."""
+FILES_ROOM: Final = MAX_ATTACHMENTS * 2048
+"""Room in a frame for its file descriptors (a name of 255 characters, escaped, and the rest)."""
+DEFAULT_MAX_FRAME_BYTES: Final = 4 * DEFAULT_MAX_MESSAGE_BYTES + FILES_ROOM
+"""Room for the longest text even when JSON escapes much of it, and for five files."""
 MAX_SEQ: Final = 2**53 - 1  # the largest integer a JavaScript number holds exactly
 _MESSAGE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -63,7 +71,9 @@ ErrorCode = Literal[
 @dataclass(frozen=True, slots=True)
 class ClientMessage:
     client_message_id: str
-    text: str
+    text: str | None
+    """None only for files alone."""
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +105,8 @@ class ServerMessage:
     text: str
     sent_at: datetime
     client_message_id: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    """The message's files; the widget is told their id, name, type and size only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +149,7 @@ def is_seq(value: object) -> bool:
 # parsing
 
 _FIELDS: Final[dict[str, tuple[str, ...]]] = {
-    "message": ("client_message_id", "text"),
+    "message": ("client_message_id", "text", "attachments"),
     "typing": ("active",),
     "read": ("up_to_message_id",),
     "resume": ("last_seen_seq",),
@@ -169,13 +181,17 @@ def parse_client_frame(
     return _SIGNALS[kind](data)
 
 
+_OPTIONAL: Final = frozenset({"text", "attachments"})
+"""A message's fields of which one may be left out (but not both: `_message`)."""
+
+
 def _field_error(kind: str, data: dict[str, Any]) -> ServerError | None:
     expected = _FIELDS[kind]
     for name in data:
         if name != "type" and name not in expected:
             return ServerError("invalid_field", f"a {kind} frame has no such field", field=name)
     for name in expected:
-        if name not in data:
+        if name not in data and not (kind == "message" and name in _OPTIONAL):
             return ServerError("missing_field", f"a {kind} frame needs {name}", field=name)
     return None
 
@@ -209,9 +225,38 @@ def _bounded_bytes(raw: bytes | str, max_frame_bytes: int) -> bytes | ServerErro
 
 
 def _message(data: dict[str, Any], max_text_bytes: int) -> ClientMessage | ServerError:
-    client_message_id, text = data["client_message_id"], data["text"]
+    client_message_id = data["client_message_id"]
     if not is_message_id(client_message_id):
         return _invalid("client_message_id", "1 to 64 of A-Z a-z 0-9 . _ : -")
+    attachments = _attachments(data["attachments"]) if "attachments" in data else ()
+    if isinstance(attachments, ServerError):
+        return attachments
+    if "text" not in data:
+        if not attachments:
+            return ServerError("missing_field", "a message frame needs text", field="text")
+        return ClientMessage(client_message_id, None, attachments)
+    text = _text(data["text"], max_text_bytes)
+    if isinstance(text, ServerError):
+        return text
+    return ClientMessage(client_message_id=client_message_id, text=text, attachments=attachments)
+
+
+def _attachments(value: object) -> tuple[Attachment, ...] | ServerError:
+    """A message's files, each descriptor checked (connectors.webchat.files)."""
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_ATTACHMENTS:
+        return _invalid("attachments", f"a list of 1 to {MAX_ATTACHMENTS} file descriptors")
+    found: list[Attachment] = []
+    for n, item in enumerate(value):
+        read = read_descriptor(item, f"attachments[{n}]")
+        if not isinstance(read, Attachment):
+            return ServerError("invalid_field", f"{read[0]}: {read[1]}", field=read[0])
+        found.append(read)
+    if len({a.attachment_id for a in found}) != len(found):
+        return _invalid("attachments", "the same file twice")
+    return tuple(found)
+
+
+def _text(text: object, max_text_bytes: int) -> str | ServerError:
     if not isinstance(text, str):
         return _invalid("text", "text is a string")
     refused = check_message_text(text, max_text_bytes)
@@ -222,7 +267,7 @@ def _message(data: dict[str, Any], max_text_bytes: int) -> ClientMessage | Serve
         return _invalid("text", "text is not blank")
     if _CONTROL.search(text):
         return _invalid("text", "text holds no control characters but tab and newline")
-    return ClientMessage(client_message_id=client_message_id, text=text)
+    return text
 
 
 def _typing(data: dict[str, Any]) -> ClientTyping | ServerError:
@@ -277,6 +322,8 @@ def _server_dict(frame: ServerFrame) -> dict[str, object]:
         }
         if frame.client_message_id is not None:
             out["client_message_id"] = frame.client_message_id
+        if frame.attachments:
+            out["attachments"] = [_shown_file(a) for a in frame.attachments]
         return out
     if isinstance(frame, ServerAck):
         return {
@@ -297,14 +344,25 @@ def _server_dict(frame: ServerFrame) -> dict[str, object]:
     return out
 
 
+def _shown_file(attachment: Attachment) -> dict[str, object]:
+    """What the widget is told of a file: enough to name and fetch it, not where it is."""
+    name = attachment.file_name
+    return {
+        "attachment_id": attachment.attachment_id,
+        "file_name": name if isinstance(name, str) else "arquivo",
+        "media_type": attachment.media_type,
+        "size_bytes": attachment.size_bytes,
+    }
+
+
 def serialize_client_frame(frame: ClientFrame) -> bytes:
     """The JSON bytes the widget sends for `frame` (for tests and tools: the widget is JS)."""
     if isinstance(frame, ClientMessage):
-        body: dict[str, object] = {
-            "type": "message",
-            "client_message_id": frame.client_message_id,
-            "text": frame.text,
-        }
+        body: dict[str, object] = {"type": "message", "client_message_id": frame.client_message_id}
+        if frame.text is not None:
+            body["text"] = frame.text
+        if frame.attachments:
+            body["attachments"] = [descriptor(a) for a in frame.attachments]
     elif isinstance(frame, ClientTyping):
         body = {"type": "typing", "active": frame.active}
     elif isinstance(frame, ClientRead):

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Literal
 
 from connectors.webchat.protocol import Sender, ServerAck, ServerError, ServerMessage
+from schemas.events import Attachment
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,7 @@ class SessionWindow:
         text: str,
         sent_at: datetime,
         client_message_id: str | None = None,
+        attachments: tuple[Attachment, ...] = (),
     ) -> tuple[SessionWindow, ServerMessage]:
         """The window with this message numbered in, and the message as the widget gets it;
         a message id already in the window keeps its number and changes nothing."""
@@ -78,6 +80,7 @@ class SessionWindow:
             text=text,
             sent_at=sent_at,
             client_message_id=client_message_id,
+            attachments=attachments,
         )
         kept = (*self.messages, message)[-self.capacity :]
         return replace(self, latest_seq=message.seq, messages=kept), message

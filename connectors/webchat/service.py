@@ -2,7 +2,8 @@
 
 Steps of `serve`, in order:
 1. read the web chat's settings (ConfigurationError names what is missing);
-2. open PostgreSQL (the session tables, the connectors' ledger) and the idempotent producer;
+2. open PostgreSQL (the session tables, the connectors' ledger), the media store (visitors'
+   and agents' files, sealed) and the idempotent producer;
 3. run together until `stop` is set: the HTTP/WebSocket API, the Outbound loop that
    delivers the office's web chat messages to the sessions, the listener that hears of
    every message recorded by any replica and pushes it to the sockets held here
@@ -26,6 +27,7 @@ from connectors.common.http import serve as serve_http
 from connectors.common.identity import ContactIds
 from connectors.common.inbound import Inbound
 from connectors.common.ledger import Ledger
+from connectors.common.media import FileMediaStore
 from connectors.common.outbound import TOPIC, Outbound
 from connectors.webchat.app import create_app
 from connectors.webchat.chat import WebChat
@@ -36,6 +38,7 @@ from connectors.webchat.listener import NoticeListener
 from connectors.webchat.live import Hub
 from connectors.webchat.mapping import CHANNEL
 from connectors.webchat.sessions import SessionStore
+from connectors.webchat.uploads import VisitorFiles
 from streams.shared.contract import Contract
 from streams.shared.events import EventRoute
 from streams.shared.kafka import make_producer
@@ -57,7 +60,7 @@ async def serve(
 ) -> None:
     """Steps 1-4 of the module's docstring. `topic` and `routes` (the catalog's by default)
     move what the service reads and writes elsewhere (tests: a fresh topic each)."""
-    web_settings = WebChatSettings.from_env(settings.env)
+    web_settings = WebChatSettings.from_env(settings.env, state_dir=settings.stack.state_dir)
     pool = await create_pool(settings.postgres, max_size=8)
     producer = make_producer(settings.kafka)
     try:
@@ -74,6 +77,12 @@ async def serve(
             store=store,
             contact_ids=ContactIds(settings.contact_id_key()),
             typing=AgentTyping(pool, read_model_schema=web_settings.read_model_schema),
+            files=VisitorFiles(
+                contract.keys,
+                FileMediaStore(web_settings.media_dir, max_bytes=web_settings.max_file_bytes),
+                accepted=web_settings.file_types,
+                max_bytes=web_settings.max_file_bytes,
+            ),
         )
         outbound = Outbound(
             settings,

@@ -15,6 +15,11 @@ Erasing the citizen (destroying the key) shreds their chat here as everywhere el
 message whose key is gone unseals as ERASED and is left out of what the widget gets. Rows of
 sessions idle longer than the retention are deleted (`forget_idle`).
 
+A message's files (`files`, one row per file) are kept by reference: the media store's
+`storage_ref`, the subject whose key sealed the file there, checksum, size and type, and the
+file's name sealed as the text is. They are what `GET /webchat/files/{attachment_id}` may
+serve a visitor (`file_of`): only a file of a message of one of the visitor's own sessions.
+
 Numbering (`record`), in one transaction per message:
 1. lock the session's row (`FOR UPDATE`): messages of one session are numbered one at a time,
    across processes too;
@@ -31,12 +36,13 @@ Must not depend on aiohttp or Kafka.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final, cast
 
 from connectors.webchat.notices import Notice, channel, payload
 from connectors.webchat.protocol import Sender, ServerMessage
+from schemas.events import Attachment
 from schemas.personal import Erased, seal, unseal
 from streams.shared.events import KeySource
 
@@ -72,6 +78,22 @@ CREATE TABLE IF NOT EXISTS {schema}.messages (
     PRIMARY KEY (session_id, seq),
     UNIQUE (session_id, message_id)
 );
+CREATE TABLE IF NOT EXISTS {schema}.files (
+    session_id        text NOT NULL,
+    message_id        text NOT NULL,
+    position          smallint NOT NULL,
+    attachment_id     text NOT NULL,
+    media_type        text NOT NULL,
+    size_bytes        bigint NOT NULL,
+    sha256            text NOT NULL,
+    storage_ref       text NOT NULL,
+    media_subject_id  text NOT NULL,
+    file_name_sealed  bytea NOT NULL,
+    PRIMARY KEY (session_id, message_id, position),
+    FOREIGN KEY (session_id, message_id)
+        REFERENCES {schema}.messages (session_id, message_id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS files_attachment_idx ON {schema}.files (attachment_id);
 """
 
 
@@ -102,6 +124,14 @@ class Cause:
     event_id: str
     correlation_id: str
     case_id: str | None
+
+
+@dataclass(frozen=True)
+class KeptFile:
+    """A file of a message of a session: where the media store keeps it, under whose key."""
+
+    attachment: Attachment
+    media_subject_id: str
 
 
 class SessionStore:
@@ -167,14 +197,28 @@ class SessionStore:
         return {r["session_id"]: int(r["latest_seq"]) for r in rows}
 
     async def record(
-        self, session: SessionRef, shown: ServerMessage, *, cause: Cause | None = None
+        self,
+        session: SessionRef,
+        shown: ServerMessage,
+        *,
+        cause: Cause | None = None,
+        media_subject_id: str | None = None,
     ) -> ServerMessage:
-        """`shown` numbered into the session (its `seq` is ignored): steps 1-4 of the
-        module's docstring. A message id recorded before comes back with its first number
-        (and is not notified again)."""
+        """`shown` numbered into the session (its `seq` is ignored), with its files: steps
+        1-4 of the module's docstring. A message id recorded before comes back with its first
+        number (and is not notified again). `media_subject_id`: whose key sealed the files in
+        the media store (the session's subject unless said)."""
         await self._keys.ensure([session.subject_id])
         key = self._keys.encryption_key(session.subject_id)
         sealed = seal(key, _field(session.session_id, shown.message_id), shown.text)
+        names = [
+            seal(
+                key,
+                _name_field(session.session_id, shown.message_id, a.attachment_id),
+                a.file_name if isinstance(a.file_name, str) else "arquivo",
+            )
+            for a in shown.attachments
+        ]
         async with self._pool.acquire() as conn, conn.transaction():
             latest = await conn.fetchval(
                 f"SELECT latest_seq FROM {self.schema}.sessions WHERE session_id = $1 FOR UPDATE",
@@ -205,6 +249,28 @@ class SessionStore:
                 cause.correlation_id if cause else None,
                 cause.case_id if cause else None,
             )
+            if shown.attachments:
+                await conn.executemany(
+                    f"INSERT INTO {self.schema}.files (session_id, message_id, position,"
+                    " attachment_id, media_type, size_bytes, sha256, storage_ref,"
+                    " media_subject_id, file_name_sealed)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    [
+                        (
+                            session.session_id,
+                            shown.message_id,
+                            n,
+                            a.attachment_id,
+                            a.media_type,
+                            a.size_bytes,
+                            a.sha256,
+                            a.storage_ref,
+                            media_subject_id or session.subject_id,
+                            names[n],
+                        )
+                        for n, a in enumerate(shown.attachments)
+                    ],
+                )
             await conn.execute(
                 f"UPDATE {self.schema}.sessions SET latest_seq = $2, active_at = now()"
                 " WHERE session_id = $1",
@@ -276,6 +342,27 @@ class SessionStore:
             list(message_ids),
         )
 
+    async def file_of(self, contact_id: str, attachment_id: str) -> KeptFile | None:
+        """The file with this id of a message in one of this contact's sessions (its name
+        unsealed), or None: none such, or its name erased with its citizen."""
+        row = await self._pool.fetchrow(
+            f"SELECT f.*, s.subject_id FROM {self.schema}.files f"
+            f" JOIN {self.schema}.sessions s ON s.session_id = f.session_id"
+            " WHERE s.contact_id = $1 AND f.attachment_id = $2"
+            " ORDER BY s.active_at DESC, f.position LIMIT 1",
+            contact_id,
+            attachment_id,
+        )
+        if row is None:
+            return None
+        await self._keys.load([row["subject_id"]])
+        key = self._keys.decryption_key(row["subject_id"])
+        at = _name_field(row["session_id"], row["message_id"], row["attachment_id"])
+        name = unseal(key, at, row["file_name_sealed"])
+        if isinstance(name, Erased):
+            return None
+        return KeptFile(_attachment(row, name), row["media_subject_id"])
+
     async def forget_idle(self, before: datetime) -> int:
         """Delete the sessions (and their messages) not active since `before`."""
         status = await self._pool.execute(
@@ -288,11 +375,22 @@ class SessionStore:
             return []
         await self._keys.load([session.subject_id])
         key = self._keys.decryption_key(session.subject_id)
+        files = await self._files(session, [r["message_id"] for r in rows])
         out = []
         for r in rows:
             text = unseal(key, _field(session.session_id, r["message_id"]), r["text_sealed"])
-            if isinstance(text, Erased):
+            kept = files.get(r["message_id"], [])
+            names = [
+                unseal(
+                    key,
+                    _name_field(session.session_id, r["message_id"], f["attachment_id"]),
+                    f["file_name_sealed"],
+                )
+                for f in kept
+            ]
+            if isinstance(text, Erased) or any(isinstance(n, Erased) for n in names):
                 continue
+            attachments = [_attachment(f, str(n)) for f, n in zip(kept, names, strict=True)]
             out.append(
                 ServerMessage(
                     seq=int(r["seq"]),
@@ -301,8 +399,22 @@ class SessionStore:
                     text=text,
                     sent_at=r["sent_at"],
                     client_message_id=r["client_message_id"],
+                    attachments=tuple(attachments),
                 )
             )
+        return out
+
+    async def _files(self, session: SessionRef, message_ids: list[str]) -> dict[str, list[Any]]:
+        """The file rows of these messages, by message id, in their order."""
+        rows = await self._pool.fetch(
+            f"SELECT * FROM {self.schema}.files WHERE session_id = $1"
+            " AND message_id = ANY($2::text[]) ORDER BY message_id, position",
+            session.session_id,
+            message_ids,
+        )
+        out: dict[str, list[Any]] = {}
+        for row in rows:
+            out.setdefault(row["message_id"], []).append(row)
         return out
 
 
@@ -314,12 +426,21 @@ def _field(session_id: str, message_id: str) -> str:
     return f"webchat/{session_id}/{message_id}"
 
 
-def _numbered(shown: ServerMessage, seq: int) -> ServerMessage:
-    return ServerMessage(
-        seq=seq,
-        message_id=shown.message_id,
-        sender=shown.sender,
-        text=shown.text,
-        sent_at=shown.sent_at,
-        client_message_id=shown.client_message_id,
+def _name_field(session_id: str, message_id: str, attachment_id: str) -> str:
+    """What a sealed file name is bound to: its message and its file."""
+    return f"webchat/{session_id}/{message_id}/{attachment_id}"
+
+
+def _attachment(row: Any, file_name: str) -> Attachment:
+    return Attachment(
+        attachment_id=row["attachment_id"],
+        media_type=row["media_type"],
+        size_bytes=int(row["size_bytes"]),
+        sha256=row["sha256"],
+        storage_ref=row["storage_ref"],
+        file_name=file_name,
     )
+
+
+def _numbered(shown: ServerMessage, seq: int) -> ServerMessage:
+    return replace(shown, seq=seq)

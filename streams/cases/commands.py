@@ -14,8 +14,8 @@ in order:
 4. what the state must allow: a hold must change the reason, a resume needs a case on hold,
    a reply needs an address to send to (a message from the contact), a template a
    contact on WhatsApp (templates are WhatsApp's way past its 24-hour window; email and
-   web chat take text), and files a contact the channel can send them to (WhatsApp and
-   email; the web chat delivers no files yet); else `invalid`;
+   web chat take text); else `invalid`. Files go out on every channel (WhatsApp, email
+   and the web chat each deliver them);
 5. the fact: `MessageSent` (sender_kind agent), `CasePutOnHold`, `CaseResumed` (reason
    agent, held_ms as a citizen's reply would report it) or `CaseClosed`, by that agent.
 
@@ -99,11 +99,6 @@ def _unsendable(state: ContactState, target: _Target | None, command: SendReply)
         return (
             f"templates are WhatsApp's and case {command.case_id} is on {target.channel}, "
             "which takes text: send the reply as text"
-        )
-    if command.attachments and target.channel == "web_chat":
-        return (
-            f"the web chat delivers no files yet and case {command.case_id} is on it: "
-            "send the reply as text, or the files by WhatsApp or email"
         )
     return None
 

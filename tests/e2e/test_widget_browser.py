@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import os
 import shutil
@@ -222,3 +223,39 @@ async def test_a_visitor_chats_with_an_agent_in_a_real_browser(
         "1 Meu marido me ameaçou, preciso de medida protetiva",
         "2 Estou aqui. Você está em segurança agora?",
     ]
+
+
+async def test_a_visitor_attaches_a_photo_in_a_real_browser(
+    settings: Settings, contract: Contract, topic: str, pg_schema: str, tmp_path: Path
+) -> None:
+    _browser()
+    photo = tmp_path / "rg frente.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + os.urandom(64))
+    async with (
+        running_webchat(settings, contract, topic, pg_schema) as rig,
+        TopicReader(settings, contract, topic) as log,
+        chromium(tmp_path / "profile") as page,
+    ):
+        await page.call("Page.navigate", url=f"{rig.url}/webchat/widget.html")
+        await page.until("window.acolheChat && window.acolheChat.connected")
+        document = await page.call("DOM.getDocument")
+        picker = await page.call(
+            "DOM.querySelector",
+            nodeId=document["root"]["nodeId"],
+            selector="#acolhe-chat input[type=file]",
+        )
+
+        # as a visitor choosing the file: the input's change event uploads it, then sends
+        await page.call("DOM.setFileInputFiles", files=[str(photo)], nodeId=picker["nodeId"])
+        [received] = await log.wait_for("MessageReceived", kind="document")
+        acked = await page.until(
+            "document.querySelector('#acolhe-chat .acolhe-visitor:not(.acolhe-pending)"
+            " .acolhe-file')?.textContent"
+        )
+
+    [attachment] = received["attachments"]
+    assert attachment["file_name"] == "rg frente.png"
+    assert attachment["media_type"] == "image/png"
+    assert attachment["sha256"] == hashlib.sha256(photo.read_bytes()).hexdigest()
+    assert received["text"] is None
+    assert acked == "rg frente.png"

@@ -8,6 +8,9 @@
 // (resent with the same client id after a reconnect, so the office records each once).
 // Replies arrive live; after a reconnect it sends `resume` with the last number it shows and
 // gets exactly what it missed; a page (re)load resumes from 0 and shows the whole session.
+// Files: the attach button uploads each chosen file (POST /webchat/files, the bearer token),
+// then sends a message naming the descriptors; a file in a message is a link that fetches it
+// with the token (a plain link cannot carry the header) and saves it from a blob URL.
 (() => {
   "use strict";
   const script = document.currentScript;
@@ -21,7 +24,7 @@
   let token = saved.token || null;
   let sessionId = saved.sessionId || null;
   let lastSeq = 0; // the highest message number this page shows
-  let pending = saved.pending || []; // [{id, text}] not acknowledged yet
+  let pending = saved.pending || []; // [{id, text, attachments}] not acknowledged yet
   let ws = null;
   let connected = false;
   let backoff = 1;
@@ -52,7 +55,22 @@
   const button = el("button");
   button.type = "submit";
   button.textContent = "Enviar";
-  form.append(input, button);
+  const picker = el("input");
+  picker.type = "file";
+  picker.multiple = true;
+  picker.accept = "image/jpeg,image/png,image/webp,image/heic,application/pdf";
+  picker.hidden = true;
+  const attach = el("button", "acolhe-attach");
+  attach.type = "button";
+  attach.textContent = "Anexar";
+  attach.setAttribute("aria-label", "Anexar documento ou foto");
+  attach.addEventListener("click", () => picker.click());
+  picker.addEventListener("change", () => {
+    const files = Array.from(picker.files || []);
+    picker.value = "";
+    if (files.length) sendFiles(files);
+  });
+  form.append(attach, picker, input, button);
   root.append(log, status, form);
   target.appendChild(root);
   for (const p of pending) renderPending(p);
@@ -216,7 +234,8 @@
       if (ws) ws.send(JSON.stringify({ type: "resume", last_seen_seq: 0 }));
     } else {
       say(frame.reason || "Não foi possível enviar.");
-      if (frame.field === "text") dropRefusedPending();
+      const field = frame.field || "";
+      if (field === "text" || field.startsWith("attachments")) dropRefusedPending();
     }
   }
 
@@ -230,8 +249,8 @@
     }
   }
 
-  function sendMessage(text) {
-    const message = { id: newClientId(), text };
+  function sendMessage(text, attachments) {
+    const message = { id: newClientId(), text: text || null, attachments: attachments || [] };
     pending.push(message);
     save();
     renderPending(message);
@@ -240,7 +259,85 @@
   }
 
   function frameOf(message) {
-    return JSON.stringify({ type: "message", client_message_id: message.id, text: message.text });
+    const frame = { type: "message", client_message_id: message.id };
+    if (message.text) frame.text = message.text;
+    if (message.attachments && message.attachments.length) frame.attachments = message.attachments;
+    return JSON.stringify(frame);
+  }
+
+  async function sendFiles(files) {
+    // each file uploaded first (nothing is sent to the office for an upload alone), then
+    // one message names them all, with the text typed so far
+    const described = [];
+    for (const file of files.slice(0, 5)) {
+      say("Enviando " + file.name + "…");
+      try {
+        if (!token) await getToken();
+        const response = await fetch(
+          endpoint + "/webchat/files?name=" + encodeURIComponent(file.name),
+          {
+            method: "POST",
+            headers: {
+              Authorization: "Bearer " + token,
+              "Content-Type": file.type || "application/octet-stream",
+            },
+            body: file,
+          },
+        );
+        const answer = await response.json();
+        if (!response.ok) {
+          say(file.name + ": " + ((answer.error && answer.error.reason) || response.status));
+          continue;
+        }
+        described.push(answer);
+      } catch (e) {
+        say(file.name + ": não foi possível enviar. Tente de novo.");
+      }
+    }
+    if (!described.length) return;
+    say("");
+    const text = input.value.trim() ? input.value : null;
+    input.value = "";
+    sendMessage(text, described);
+  }
+
+  function fillMessage(node, message) {
+    node.textContent = message.text || "";
+    for (const file of message.attachments || []) {
+      const link = el("a", "acolhe-file");
+      link.href = "#";
+      link.textContent = file.file_name;
+      if (file.attachment_id) link.dataset.attachmentId = file.attachment_id;
+      if (file.size_bytes) link.title = Math.ceil(file.size_bytes / 1024) + " KB";
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        saveFile(file);
+      });
+      node.append(node.childNodes.length ? document.createElement("br") : "", link);
+    }
+  }
+
+  async function saveFile(file) {
+    try {
+      const response = await fetch(
+        endpoint + "/webchat/files/" + encodeURIComponent(file.attachment_id),
+        { headers: { Authorization: "Bearer " + token } },
+      );
+      if (!response.ok) {
+        say("Arquivo indisponível.");
+        return;
+      }
+      const url = URL.createObjectURL(await response.blob());
+      const link = el("a");
+      link.href = url;
+      link.download = file.file_name;
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+    } catch (e) {
+      say("Não foi possível baixar o arquivo.");
+    }
   }
 
   function resendPending() {
@@ -257,7 +354,7 @@
   function renderPending(message) {
     const node = el("li", "acolhe-msg acolhe-visitor acolhe-pending");
     node.dataset.clientId = message.id;
-    node.textContent = message.text;
+    fillMessage(node, message);
     log.appendChild(node);
     log.scrollTop = log.scrollHeight;
   }
@@ -292,7 +389,7 @@
     node.dataset.seq = String(message.seq);
     node.dataset.messageId = message.message_id;
     if (message.client_message_id) node.dataset.clientId = message.client_message_id;
-    node.textContent = message.text;
+    fillMessage(node, message);
     placeBySeq(node, message.seq);
     lastSeq = Math.max(lastSeq, message.seq);
     save();
@@ -338,6 +435,7 @@
       return lastSeq;
     },
     send: sendMessage,
+    sendFiles,
   };
   connect();
 })();

@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -24,6 +27,7 @@ from aiokafka.structs import TopicPartition
 from connectors.common.identity import ContactIds
 from connectors.common.inbound import Inbound
 from connectors.common.ledger import Ledger
+from connectors.common.media import FileMediaStore
 from connectors.common.outbound import Backoff, Outbound
 from connectors.webchat.app import SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, create_app
 from connectors.webchat.chat import WebChat
@@ -36,7 +40,8 @@ from connectors.webchat.origins import OriginPolicy
 from connectors.webchat.sessions import SessionStore
 from connectors.webchat.signing import SigningKey
 from connectors.webchat.tokens import VisitorClaims, issue_visitor_token
-from schemas.events import MessageSent
+from connectors.webchat.uploads import VisitorFiles
+from schemas.events import Attachment, MessageSent
 from streams.shared.contract import Contract
 from streams.shared.events import Received, TopicRoute
 from streams.shared.kafka import make_consumer, make_producer, topic_partitions
@@ -72,6 +77,8 @@ class WebChatRig:
     """This replica's way out, to deliver a reply here and nowhere else (the Outbound
     loops of two rigs read the topic in groups of their own: both would deliver it)."""
     notices: NoticeListener
+    media_dir: Path
+    """The media store's directory (a fresh one per rig)."""
 
     @property
     def settings(self) -> WebChatSettings:
@@ -121,15 +128,26 @@ class WebChatRig:
         )
 
     async def reply_to(
-        self, contact_id: str, subject_id: str, visitor_id: str, session_id: str, text: str
+        self,
+        contact_id: str,
+        subject_id: str,
+        visitor_id: str,
+        session_id: str,
+        text: str | None,
+        attachments: tuple[Attachment, ...] = (),
     ) -> MessageSent:
-        sent = agent_reply(contact_id, subject_id, visitor_id, session_id, text)
+        sent = agent_reply(contact_id, subject_id, visitor_id, session_id, text, attachments)
         await self.publisher.publish(sent.NAME, sent.to_record())
         return sent
 
 
 def agent_reply(
-    contact_id: str, subject_id: str, visitor_id: str, session_id: str, text: str
+    contact_id: str,
+    subject_id: str,
+    visitor_id: str,
+    session_id: str,
+    text: str | None,
+    attachments: tuple[Attachment, ...] = (),
 ) -> MessageSent:
     """An agent's reply, as the conversation processor writes it (the session is the thread
     of the contact's last message)."""
@@ -148,6 +166,7 @@ def agent_reply(
         sender_kind="agent",
         agent_id="vd-01",
         text=text,
+        attachments=attachments,
         thread_id=session_id,
         sent_at=now,
     )
@@ -168,12 +187,16 @@ async def running_webchat(
     schema: str,
     *,
     keys: Keys | None = None,
+    media_dir: Path | None = None,
     tune: Callable[[WebChatSettings], WebChatSettings] = lambda s: s,
     connect_listener: Callable[[], Awaitable[Any]] | None = None,
 ) -> AsyncIterator[WebChatRig]:
     """The connector as `acolhe run webchat` wires it, on the test's topic and schema.
-    `connect_listener` opens the listener's connection (a test may hold it back)."""
+    `connect_listener` opens the listener's connection (a test may hold it back); the media
+    store is `media_dir` (a fresh temporary directory by default)."""
     keys = keys or Keys()
+    own_media = media_dir is None
+    media_dir = media_dir or Path(tempfile.mkdtemp(prefix="acolhe-webchat-media-"))
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
@@ -211,6 +234,12 @@ async def running_webchat(
             store=store,
             contact_ids=ContactIds(keys.contact),
             typing=AgentTyping(pool, read_model_schema=web_settings.read_model_schema),
+            files=VisitorFiles(
+                contract.keys,
+                FileMediaStore(media_dir, max_bytes=web_settings.max_file_bytes),
+                accepted=web_settings.file_types,
+                max_bytes=web_settings.max_file_bytes,
+            ),
         )
         outbound = Outbound(
             settings,
@@ -244,6 +273,7 @@ async def running_webchat(
                     hub=hub,
                     deliverer=deliverer,
                     notices=notices,
+                    media_dir=media_dir,
                 )
         finally:
             stop.set()
@@ -255,6 +285,8 @@ async def running_webchat(
         await producer.stop()
         await pool.close()
         listener.close()
+        if own_media:
+            shutil.rmtree(media_dir, ignore_errors=True)
 
 
 class TopicReader:

@@ -616,8 +616,8 @@ AGENTS_FILE = Attachment(
 )
 
 
-@pytest.mark.parametrize("channel", ["whatsapp", "email"])
-def test_a_reply_with_a_file_goes_out_on_whatsapp_and_email(channel: Channel) -> None:
+@pytest.mark.parametrize("channel", ["whatsapp", "email", "web_chat"])
+def test_a_reply_with_a_file_goes_out_on_whatsapp_email_and_web_chat(channel: Channel) -> None:
     first = received(1, channel=channel)
     case = case_id_for(first)
     state = given(first, assigned(case, at(minutes=9), agent_id=ANA))
@@ -630,16 +630,13 @@ def test_a_reply_with_a_file_goes_out_on_whatsapp_and_email(channel: Channel) ->
     assert (sent.channel, sent.attachments) == (channel, (AGENTS_FILE,))
 
 
-def test_a_reply_with_a_file_on_a_web_chat_case_is_refused_as_invalid() -> None:
+def test_a_files_only_reply_on_a_web_chat_case_goes_out() -> None:
     first = received(1, channel="web_chat")
     case = case_id_for(first)
     state = given(first, assigned(case, at(minutes=9), agent_id=ANA))
     command = replace(send_reply(case, at(minutes=12), text=None), attachments=(AGENTS_FILE,))
 
-    reason, detail = refusal(decide(state, command, POLICY))
+    sent = only(decide(state, command, POLICY))
 
-    assert reason == "invalid"
-    assert detail == (
-        f"the web chat delivers no files yet and case {case} is on it: send the reply as "
-        "text, or the files by WhatsApp or email"
-    )
+    assert isinstance(sent, MessageSent)
+    assert (sent.channel, sent.text, sent.attachments) == ("web_chat", None, (AGENTS_FILE,))

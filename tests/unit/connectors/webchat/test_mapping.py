@@ -21,7 +21,7 @@ from connectors.webchat.protocol import ClientMessage
 from connectors.webchat.resume import SessionWindow
 from connectors.webchat.tokens import VisitorClaims
 from schemas.envelope import derive_event_id
-from schemas.events import MessageReceived, MessageSent
+from schemas.events import Attachment, MessageReceived, MessageSent
 from schemas.personal import ERASED
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -170,3 +170,38 @@ def test_a_received_message_from_another_connector_is_not_recorded() -> None:
     other = replace(received_at(), channel="whatsapp", provider_message_id="wamid.1")
 
     assert record_received(SessionWindow(capacity=5), other) is None
+
+
+FILE = Attachment(
+    attachment_id="0b5c4a1e-8d0f-5a3b-9c2d-1e2f3a4b5c6d",
+    media_type="image/jpeg",
+    size_bytes=2048,
+    sha256="ab" * 32,
+    storage_ref="media/" + "cd" * 32,
+    file_name="rg.jpg",
+)
+
+
+def test_a_visitor_message_with_files_is_a_document_with_its_attachments() -> None:
+    alone = received_at(message=ClientMessage("c-2", None, (FILE,)))
+    with_text = received_at(message=ClientMessage("c-3", "meu RG", (FILE,)))
+
+    assert (alone.kind, alone.text, alone.attachments) == ("document", None, (FILE,))
+    assert (with_text.kind, with_text.text) == ("document", "meu RG")
+    recorded = record_received(SessionWindow(capacity=5), alone)
+    assert recorded is not None
+    assert (recorded[1].text, recorded[1].attachments) == ("", (FILE,))
+
+
+def test_an_agents_files_alone_are_shown_to_the_visitor() -> None:
+    files_only = sent(text=None, attachments=(FILE,))
+
+    recorded = record_sent(SessionWindow(capacity=5), files_only)
+
+    assert text_for_visitor(files_only) == ""
+    assert recorded is not None
+    assert (recorded[1].text, recorded[1].attachments) == ("", (FILE,))
+
+
+def test_an_agents_file_whose_name_was_erased_is_not_shown() -> None:
+    assert text_for_visitor(sent(attachments=(replace(FILE, file_name=ERASED),))) is None

@@ -258,3 +258,90 @@ def test_parsing_any_json_object_shaped_like_a_frame_never_raises(
     raw = orjson.dumps({"type": kind, **fields})
 
     assert isinstance(parse_client_frame(raw), ClientFrame | ServerError)
+
+
+# -- files ------------------------------------------------------------------------------
+
+FILE = {
+    "attachment_id": "0b5c4a1e-8d0f-5a3b-9c2d-1e2f3a4b5c6d",
+    "sha256": "ab" * 32,
+    "size_bytes": 2048,
+    "media_type": "image/jpeg",
+    "file_name": "comprovante de residência.jpg",
+    "storage_ref": "media/" + "cd" * 32,
+}
+
+
+def message_with(**fields: object) -> bytes:
+    return orjson.dumps({"type": "message", "client_message_id": "c-9", **fields})
+
+
+def test_a_message_may_carry_files_with_or_without_text() -> None:
+    alone = parse_client_frame(message_with(attachments=[FILE]))
+    with_text = parse_client_frame(message_with(text="segue meu RG", attachments=[FILE]))
+
+    assert isinstance(alone, ClientMessage)
+    assert isinstance(with_text, ClientMessage)
+    assert (alone.text, with_text.text) == (None, "segue meu RG")
+    assert [a.file_name for a in alone.attachments] == ["comprovante de residência.jpg"]
+    assert alone.attachments == with_text.attachments
+    assert parse_client_frame(serialize_client_frame(alone)) == alone
+
+
+@pytest.mark.parametrize(
+    ("fields", "code", "field"),
+    [
+        ({}, "missing_field", "text"),
+        ({"attachments": []}, "invalid_field", "attachments"),
+        ({"attachments": None}, "invalid_field", "attachments"),
+        ({"attachments": [FILE] * 6}, "invalid_field", "attachments"),
+        ({"attachments": [FILE, FILE]}, "invalid_field", "attachments"),
+        (
+            {"attachments": [FILE, {**FILE, "sha256": "x"}]},
+            "invalid_field",
+            "attachments[1].sha256",
+        ),
+        ({"attachments": [{**FILE, "extra": 1}]}, "invalid_field", "attachments[0].extra"),
+        ({"attachments": [FILE], "text": " "}, "invalid_field", "text"),
+    ],
+    ids=["nothing", "empty", "null", "six", "twice", "bad sha", "unknown key", "blank text"],
+)
+def test_a_message_with_bad_files_is_refused_naming_the_field(
+    fields: dict[str, object], code: str, field: str
+) -> None:
+    refused = error(message_with(**fields))
+
+    assert (refused.code, refused.field) == (code, field)
+
+
+def test_five_files_with_the_longest_names_and_text_fit_in_a_frame() -> None:
+    files = [
+        {**FILE, "attachment_id": f"0b5c4a1e-8d0f-5a3b-9c2d-1e2f3a4b5c6{n}", "file_name": "ç" * 255}
+        for n in range(5)
+    ]
+
+    frame = parse_client_frame(message_with(text="a" * 4096, attachments=files))
+
+    assert isinstance(frame, ClientMessage)
+
+
+def test_a_message_with_files_shows_their_id_name_type_and_size_not_where_they_are() -> None:
+    read = parse_client_frame(message_with(attachments=[FILE]))
+    assert isinstance(read, ClientMessage)
+    shown = ServerMessage(
+        seq=3,
+        message_id="m-3",
+        sender="agent",
+        text="",
+        sent_at=datetime(2026, 3, 2, 8, 0, tzinfo=UTC),
+        attachments=read.attachments,
+    )
+
+    assert orjson.loads(serialize_server_frame(shown))["attachments"] == [
+        {
+            "attachment_id": FILE["attachment_id"],
+            "file_name": "comprovante de residência.jpg",
+            "media_type": "image/jpeg",
+            "size_bytes": 2048,
+        }
+    ]
