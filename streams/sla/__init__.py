@@ -7,6 +7,8 @@
   metric; the calendar counted in; the hold reasons that pause), and `SlaPolicyChanged`.
 - `clocks`: the state of one case's clocks, their arithmetic, and the case as they see it.
 - `domain`: `handle(state, event, policy)`, the whole step for one case, and `next_deadline`.
+- `outcomes`: each clock's outcome from its events, and two histories compared (pure).
+- `recompute`: `acolhe sla recompute`'s replay of the log under other files (a shell: Kafka).
 
 The domain modules import no Kafka, faust, Postgres, logging or clock: time comes in events.
 """
