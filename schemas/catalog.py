@@ -69,7 +69,9 @@ TOPICS: Final[dict[str, TopicInfo]] = {
     "acolhe.sla.config": TopicInfo(1, _FOREVER),
     "acolhe.clock": TopicInfo(1, "7 days: ticks matter only until the processors consumed them"),
     "acolhe.contacts": TopicInfo(6, _FOREVER),
-    "acolhe.privacy": TopicInfo(3, "forever: the proof that erasures were requested and done"),
+    "acolhe.privacy": TopicInfo(
+        3, "forever: the proof that erasures and blocks were requested and done"
+    ),
     "acolhe.deadletter": TopicInfo(3, "14 days: raw inputs, possibly personal and in clear"),
     # The connectors' delivery queue: a copy of each MessageSent, so a connector reads the
     # office's outgoing messages only, not every citizen's incoming one with them.
@@ -407,6 +409,26 @@ CATALOG: Final[tuple[EventSpec, ...]] = (
         (PRIVACY,),
         (GATEWAY, ANALYSTS),
         "A citizen's data keys were destroyed and projections redacted.",
+    ),
+    EventSpec(
+        "CitizenBlocked",
+        "acolhe.privacy",
+        "citizen_id",
+        (PRIVACY,),
+        (PRIVACY, PROJECTIONS),
+        "A citizen's personal data is blocked (LGPD art. 5 XIII, art. 18 IV): agents no longer "
+        "see their cases and exports leave them out, the data kept. Written also into every "
+        "partition of acolhe.conversations (as ErasureRequested is), so the case projection "
+        "applies it in order with the rows it writes.",
+    ),
+    EventSpec(
+        "CitizenUnblocked",
+        "acolhe.privacy",
+        "citizen_id",
+        (PRIVACY,),
+        (PRIVACY, PROJECTIONS),
+        "A citizen's block was lifted. Written also into every partition of "
+        "acolhe.conversations, as CitizenBlocked is.",
     ),
     # -- dead letters --------------------------------------------------------------------
     EventSpec(

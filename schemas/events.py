@@ -16,6 +16,7 @@ from schemas.personal import Erased
 _ = (date, datetime, Erased)  # used in annotations only
 
 Area = Literal["familia", "violencia_domestica", "criminal", "execucao_penal", "infancia_juventude", "saude", "moradia", "consumidor", "idoso", "previdencia", "other", "unknown"]
+BlockingBasis = Literal["data_subject_request", "authority_order", "court_order", "unknown"]
 Channel = Literal["web_chat", "whatsapp", "email", "unknown"]
 CloseReason = Literal["resolved", "auto_closed_inactivity", "duplicate", "ineligible", "withdrawn", "unknown", "citizen_erased"]
 DeliveryStatus = Literal["sent", "delivered", "read", "failed", "unknown"]
@@ -778,6 +779,82 @@ class ChangePresence:
             causation_id=r.get("causation_id", None),
             agent_id=r["agent_id"],
             presence=r["presence"],
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CitizenBlocked:
+    NAME: ClassVar[str] = "CitizenBlocked"
+    event_id: str
+    occurred_at: datetime
+    correlation_id: str
+    causation_id: str | None = None
+    citizen_id: str
+    requested_by_agent_id: str | None = None
+    legal_basis: BlockingBasis
+    request_reference: str
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "occurred_at": self.occurred_at,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "citizen_id": self.citizen_id,
+            "requested_by_agent_id": self.requested_by_agent_id,
+            "legal_basis": self.legal_basis,
+            "request_reference": self.request_reference,
+        }
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> CitizenBlocked:
+        return cls(
+            event_id=r["event_id"],
+            occurred_at=r["occurred_at"],
+            correlation_id=r["correlation_id"],
+            causation_id=r.get("causation_id", None),
+            citizen_id=r["citizen_id"],
+            requested_by_agent_id=r.get("requested_by_agent_id", None),
+            legal_basis=r["legal_basis"],
+            request_reference=r["request_reference"],
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CitizenUnblocked:
+    NAME: ClassVar[str] = "CitizenUnblocked"
+    event_id: str
+    occurred_at: datetime
+    correlation_id: str
+    causation_id: str | None = None
+    citizen_id: str
+    requested_by_agent_id: str | None = None
+    legal_basis: BlockingBasis
+    request_reference: str
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "occurred_at": self.occurred_at,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "citizen_id": self.citizen_id,
+            "requested_by_agent_id": self.requested_by_agent_id,
+            "legal_basis": self.legal_basis,
+            "request_reference": self.request_reference,
+        }
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> CitizenUnblocked:
+        return cls(
+            event_id=r["event_id"],
+            occurred_at=r["occurred_at"],
+            correlation_id=r["correlation_id"],
+            causation_id=r.get("causation_id", None),
+            citizen_id=r["citizen_id"],
+            requested_by_agent_id=r.get("requested_by_agent_id", None),
+            legal_basis=r["legal_basis"],
+            request_reference=r["request_reference"],
         )
 
 
@@ -2216,7 +2293,7 @@ class TransferCase:
         )
 
 
-Event = AgentCapacityChanged | AgentPresenceChanged | CalendarChanged | CaseAssigned | CaseClosed | CaseOpened | CasePutOnHold | CaseQueued | CaseReleased | CaseReopened | CaseResumed | CaseTransferred | CaseTriaged | ChangeCapacity | ChangePresence | ClaimCase | ClockTicked | CloseCase | CommandRefused | ContactsLinked | ContactsUnlinked | DeliveryStatusChanged | ErasureCompleted | ErasureRequested | InputDeadLettered | MessageReceived | MessageSent | PutCaseOnHold | ResumeCase | RoutingDecided | SendReply | SlaBreached | SlaMet | SlaPaused | SlaPolicyChanged | SlaResumed | SlaStarted | SlaWarned | TransferCase
+Event = AgentCapacityChanged | AgentPresenceChanged | CalendarChanged | CaseAssigned | CaseClosed | CaseOpened | CasePutOnHold | CaseQueued | CaseReleased | CaseReopened | CaseResumed | CaseTransferred | CaseTriaged | ChangeCapacity | ChangePresence | CitizenBlocked | CitizenUnblocked | ClaimCase | ClockTicked | CloseCase | CommandRefused | ContactsLinked | ContactsUnlinked | DeliveryStatusChanged | ErasureCompleted | ErasureRequested | InputDeadLettered | MessageReceived | MessageSent | PutCaseOnHold | ResumeCase | RoutingDecided | SendReply | SlaBreached | SlaMet | SlaPaused | SlaPolicyChanged | SlaResumed | SlaStarted | SlaWarned | TransferCase
 
 EVENT_TYPES: dict[str, Any] = {
     "AgentCapacityChanged": AgentCapacityChanged,
@@ -2234,6 +2311,8 @@ EVENT_TYPES: dict[str, Any] = {
     "CaseTriaged": CaseTriaged,
     "ChangeCapacity": ChangeCapacity,
     "ChangePresence": ChangePresence,
+    "CitizenBlocked": CitizenBlocked,
+    "CitizenUnblocked": CitizenUnblocked,
     "ClaimCase": ClaimCase,
     "ClockTicked": ClockTicked,
     "CloseCase": CloseCase,
@@ -2281,6 +2360,8 @@ RECORD_TYPES: dict[str, Any] = {
     "CaseTriaged": CaseTriaged,
     "ChangeCapacity": ChangeCapacity,
     "ChangePresence": ChangePresence,
+    "CitizenBlocked": CitizenBlocked,
+    "CitizenUnblocked": CitizenUnblocked,
     "ClaimCase": ClaimCase,
     "ClockTicked": ClockTicked,
     "CloseCase": CloseCase,

@@ -1,11 +1,14 @@
 """`acolhe export --out DIR [--since T] [--until T] [--type NAME]... [--queue Q]... [--area A]...
-[--format avro|parquet|csv]... [--personal omit|pseudonymize] [--authorized-key FILE] [--force]`.
+[--format avro|parquet|csv]... [--personal omit|pseudonymize] [--authorized-key FILE]
+[--include-blocked] [--force]`.
 
 Writes the events of a time range of the log into one file per event type and format
 (docs/export.md). Times are ISO-8601: `2026-11-30T12:00:00-03:00`, `2026-11-30T15:00Z`;
 without an offset they are UTC, and a date alone is midnight UTC of that day. The range is
 [since, until) on each event's occurred_at; without --since from the start of the log,
-without --until up to its end when the export starts.
+without --until up to its end when the export starts. Blocked citizens' events are left out
+(as acolhe.privacy says when the export starts) unless --include-blocked is given with the
+authorized key.
 
 Everything the command can refuse (an unknown type or area, an empty range, a folder it
 cannot use, a key that is not authorized) is refused before anything is read or written,
@@ -71,6 +74,11 @@ def register(sub: Any) -> None:
         "fields in clear",
     )
     parser.add_argument(
+        "--include-blocked",
+        action="store_true",
+        help="export blocked citizens' events too (left out by default); needs --authorized-key",
+    )
+    parser.add_argument(
         "--force", action="store_true", help="write into a folder that is not empty"
     )
     parser.set_defaults(handler=_export)
@@ -109,6 +117,7 @@ def options_from(args: argparse.Namespace) -> ExportOptions:
         personal=args.personal,
         authorized_key=key,
         force=args.force,
+        include_blocked=args.include_blocked,
     )
 
 
@@ -168,6 +177,13 @@ def summary(report: ExportReport, options: ExportOptions) -> list[str]:
             f"warning: {report.rejected} records were not valid events and were left out "
             "(undecodable, or sealed fields that fail authentication)"
         )
+    if report.blocked_citizens:
+        lines.append(
+            f"  blocked citizens: {report.blocked_citizens}, {report.blocked_left_out} of their "
+            "events left out (--include-blocked with the authorized key exports them)"
+        )
+    elif options.include_blocked:
+        lines.append("  blocked citizens' events included (--include-blocked)")
     if report.missing_topics:
         lines.append(f"warning: no such topic: {', '.join(report.missing_topics)}")
     return lines

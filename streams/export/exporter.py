@@ -6,14 +6,19 @@ Steps, in order:
 2. take the log's extent: the first and the end offset of every partition to read, once.
    Every pass stops at these ends, so an export never waits for new records and sees one
    consistent log, however busy the topics are;
-3. with a queue or area filter, pass 1: read the conversations topic from the start,
-   decoding only the case facts, to learn which cases the filter keeps (`CaseIndex`);
+3. unless blocked citizens are included (`include_blocked`, with the authorized key), read
+   acolhe.privacy to its end: the citizens blocked now (`streams.export.blocked`); when
+   there are any, read the conversations topic from the start, decoding only CaseOpened,
+   to learn their contacts and cases (`BlockedIndex`). With a queue or area filter,
+   pass 1: read the conversations topic from the start, decoding only the case facts, to
+   learn which cases the filter keeps (`CaseIndex`);
 4. pass 2: read each topic, partition after partition, from the start. Peek at every
    record (type and time, without decoding); decode only the events the export holds
    (their type asked for, read from their source topic, `occurred_at` in the range) and,
    with a filter, the case facts that tell each contact's current case; keep the events
-   the filters keep; load the data keys their personal fields need, in one query a batch;
-   redact them (`privacy.redact`) and hand them to the files of their type;
+   the filters keep and that are no blocked citizen's; load the data keys their personal
+   fields need, in one query a batch; redact them (`privacy.redact`) and hand them to the
+   files of their type;
 5. close the files (each renamed from `.partial` once whole), write `manifest.json`, and
    report. On a failure, the partial files are removed.
 
@@ -35,6 +40,7 @@ from aiokafka.errors import KafkaError
 from schemas.catalog import BY_NAME
 from schemas.registered import learn_ids
 from schemas.registry import FramingError, parse_confluent
+from streams.export.blocked import LEARNS_FROM, BlockedIndex
 from streams.export.files import TypeFiles, prepare_out_dir, write_manifest
 from streams.export.filters import CASE_FACTS, CONTACT_FACTS, CaseIndex, Conversations
 from streams.export.plan import (
@@ -53,6 +59,8 @@ from streams.export.privacy import (
     redact,
     redaction_for,
 )
+from streams.privacy import blocks
+from streams.privacy.blocking import read_privacy
 from streams.shared.contract import Contract
 from streams.shared.errors import BadInput, RetriableInfrastructureError
 from streams.shared.kafka import make_consumer, topic_partitions
@@ -60,6 +68,7 @@ from streams.shared.settings import Settings
 
 log = logging.getLogger(__name__)
 CASE_TOPIC: Final = BY_NAME["CaseOpened"].topic  # where the case facts live
+PRIVACY_TOPIC: Final = BY_NAME["CitizenBlocked"].topic  # where blocks are recorded
 MAX_RECORDS: Final = 5000
 STALL_S: Final = 60.0  # a partition that gives nothing for this long, short of its end, fails
 
@@ -101,8 +110,12 @@ async def export(settings: Settings, contract: Contract, options: ExportOptions)
     }
     try:
         topics = resolved.topics()
-        read = (*topics, CASE_TOPIC) if options.filters_cases else topics
+        blocked = await _blocked(settings, contract, options)
+        learns = options.filters_cases or bool(blocked and blocked.citizens)
+        read = (*topics, CASE_TOPIC) if learns else topics
         extent, missing = await _extent(consumer, settings, options, read)
+        if blocked is not None and blocked.citizens:
+            await _learn_blocked(consumer, contract, options, extent, blocked)
         index: CaseIndex | None = None
         if options.filters_cases:
             index = CaseIndex(options.queues, options.areas)
@@ -115,6 +128,7 @@ async def export(settings: Settings, contract: Contract, options: ExportOptions)
             files=files,
             index=index,
             pseudonym=pseudonym,
+            blocked=blocked if blocked is not None and blocked.citizens else None,
         )
         for topic in topics:
             await run.topic(consumer, topic, kafka_topic(options, topic), extent)
@@ -138,6 +152,8 @@ async def export(settings: Settings, contract: Contract, options: ExportOptions)
         missing_topics=missing,
         seconds=time.monotonic() - began,
         manifest=options.out_dir / "manifest.json",
+        blocked_citizens=len(blocked.citizens) if blocked is not None else 0,
+        blocked_left_out=blocked.left_out if blocked is not None else 0,
     )
     write_manifest(options.out_dir, _manifest(options, resolved, report, extent, redactions))
     return report
@@ -155,8 +171,10 @@ class _Pass:
         files: Mapping[str, TypeFiles],
         index: CaseIndex | None,
         pseudonym: Callable[[str], str] | None,
+        blocked: BlockedIndex | None = None,
     ) -> None:
         self.contract = contract
+        self.blocked = blocked
         self.codec = contract.codec
         self.resolved = resolved
         self.redactions = redactions
@@ -207,6 +225,8 @@ class _Pass:
             if follow and self.conversations is not None:
                 self.conversations.follow(name, record)
             if not wanted:
+                continue
+            if self.blocked is not None and self.blocked.hides(record):
                 continue
             if self.index is not None and self.conversations is not None:
                 case_id = self.conversations.case_of(name, record)
@@ -259,6 +279,40 @@ async def _extent(
     except KafkaError as exc:
         raise RetriableInfrastructureError(f"cannot read the log's offsets: {exc!r}") from exc
     return {tp: (first[tp], end[tp]) for tp in parts}, tuple(missing)
+
+
+async def _blocked(
+    settings: Settings, contract: Contract, options: ExportOptions
+) -> BlockedIndex | None:
+    """The citizens blocked as acolhe.privacy says when the export starts; None when the
+    export includes them (`include_blocked`, checked to come with the authorized key)."""
+    if options.include_blocked:
+        return None
+    try:
+        events = await read_privacy(settings.kafka, contract, kafka_topic(options, PRIVACY_TOPIC))
+    except KafkaError as exc:
+        raise RetriableInfrastructureError(
+            f"cannot read who is blocked from {PRIVACY_TOPIC}: {exc!r}; is Kafka running? "
+            "(`acolhe stack status`)"
+        ) from exc
+    return BlockedIndex(blocks.blocked_citizens(events))
+
+
+async def _learn_blocked(
+    consumer: Any, contract: Contract, options: ExportOptions, extent: Extent, index: BlockedIndex
+) -> None:
+    """The contacts and cases of the blocked citizens, from the conversations topic."""
+    name = kafka_topic(options, CASE_TOPIC)
+    codec = contract.codec
+    for tp in sorted((tp for tp in extent if tp.topic == name), key=lambda tp: tp.partition):
+        async for records in _scan(consumer, contract, tp, extent[tp]):
+            for m in records:
+                try:
+                    peeked = codec.peek(m.value)
+                    if peeked.name in LEARNS_FROM:
+                        index.learn(peeked.name, codec.decode(m.value).record)
+                except BadInput:
+                    continue  # pass 2 counts it, if the export wanted it
 
 
 async def _learn_cases(
@@ -364,4 +418,9 @@ def _manifest(
         },
         "rejected": report.rejected,
         "missing_topics": list(report.missing_topics),
+        "blocked": {
+            "included": options.include_blocked,
+            "citizens": report.blocked_citizens,
+            "events_left_out": report.blocked_left_out,
+        },
     }

@@ -69,6 +69,9 @@ class ExportOptions:
     topic_names: Mapping[str, str] = field(default_factory=dict)
     force: bool = False
     chunk_rows: int = CHUNK_ROWS
+    include_blocked: bool = False
+    """Export blocked citizens' events too (docs/privacy.md, "Blocking"): only with the
+    authorized key; by default they are left out (`streams.export.blocked`)."""
 
     @property
     def filters_cases(self) -> bool:
@@ -112,6 +115,8 @@ class ExportReport:
     missing_topics: tuple[str, ...]  # topics to read that do not exist (nothing from them)
     seconds: float
     manifest: Path
+    blocked_citizens: int = 0  # citizens blocked when the export started
+    blocked_left_out: int = 0  # their events the export left out
 
     @property
     def events(self) -> int:
@@ -163,6 +168,11 @@ def _check_values(options: ExportOptions) -> None:
         raise BadInput(f"unknown format {unknown_formats[0]!r}; use {', '.join(FORMATS)}")
     if options.personal not in get_args(Personal):
         raise BadInput(f"personal must be one of {', '.join(get_args(Personal))}")
+    if options.include_blocked and options.authorized_key is None:
+        raise BadInput(
+            "--include-blocked exports blocked citizens' events, whose processing is "
+            "suspended: it needs the authorized key (--authorized-key)"
+        )
     if options.chunk_rows < 1:
         raise BadInput("chunk_rows must be at least 1")
     if options.areas is not None:

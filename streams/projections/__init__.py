@@ -11,6 +11,8 @@
   `sla_clocks` and `agents`, `cases`, `case_messages`;
 - `erasures`: an erasure the case projection reads, applied to its own schema in order
   with the rows it writes (the redaction `acolhe erase` runs);
+- `blocking`: the blocks and unblocks the case projection reads, kept in
+  `blocked_citizens` (the latest per citizen), which row-level security reads;
 - `projector`: the SLA clocks' projector (acolhe.sla into sla_clocks), seeking to the
   offsets stored with its rows.
 

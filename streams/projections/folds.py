@@ -9,7 +9,9 @@ and the counts to add (`Increment`), and the caller writes them with the offsets
 
 - `CaseProjection`: acolhe.conversations into cases, case_messages and daily_stats, and
   the erasures copied there (`ErasureRequested`) into a `Redaction` of the citizen's
-  messages (`streams.projections.erasures`);
+  messages (`streams.projections.erasures`), and the blocks copied there
+  (`CitizenBlocked`, `CitizenUnblocked`) into a `Blocking` of the citizen
+  (`streams.projections.blocking`);
 - `ClockProjection`: acolhe.sla into sla_clocks;
 - `AgentProjection`: acolhe.routing into agents and agent_holds.
 
@@ -24,17 +26,20 @@ from typing import Any, Final, Protocol, get_args
 
 from schemas.events import (
     CaseOpened,
+    CitizenBlocked,
+    CitizenUnblocked,
     DeliveryStatusChanged,
     ErasureRequested,
     MessageReceived,
     MessageSent,
 )
 from streams.projections import rows, rows_cases, rows_messages, rows_stats
+from streams.projections.blocking import BLOCKING_EVENTS, Blocking
 from streams.projections.erasures import Redaction
 from streams.projections.writer import Increment, Upsert, quote
 
 Row = dict[str, Any]
-Change = Upsert | Increment | Redaction
+Change = Upsert | Increment | Redaction | Blocking
 SLA_EVENTS: Final = frozenset(t.NAME for t in get_args(rows.SlaEvent))
 AGENT_EVENTS: Final = frozenset(t.NAME for t in get_args(rows.AgentEvent))
 CASE_EVENTS: Final = frozenset(t.NAME for t in get_args(rows_cases.CaseEvent))
@@ -166,11 +171,14 @@ class CaseProjection:
 
     An erasure (`ErasureRequested`, copied into every partition) changes no row here: the
     batch ends with one `Redaction` per citizen it names, which the caller runs after
-    writing the batch's rows (`streams.projections.erasures`)."""
+    writing the batch's rows (`streams.projections.erasures`). A block or its lifting
+    (`CitizenBlocked`, `CitizenUnblocked`, copied the same way) neither: the batch ends with
+    one `Blocking` per citizen, the latest it read, which the caller keeps in
+    `blocked_citizens` (`streams.projections.blocking`)."""
 
     name = "cases"
     topic = "acolhe.conversations"
-    reads = CASE_EVENTS | MESSAGE_EVENTS | ERASURE_EVENTS
+    reads = CASE_EVENTS | MESSAGE_EVENTS | ERASURE_EVENTS | BLOCKING_EVENTS
 
     async def fold(self, source: RowSource, events: list[tuple[int, Any]]) -> list[Change]:
         case_ids = {e.case_id for _, e in events if getattr(e, "case_id", None)}
@@ -211,10 +219,17 @@ class _CaseBatch:
         self.counts: list[Change] = []
         self.erased: dict[str, None] = {}
         """The citizens the batch's erasures name, each once, in the order first named."""
+        self.blockings: dict[str, Blocking] = {}
+        """The latest block or unblock the batch read, per citizen."""
 
     def apply(self, offset: int, event: Any) -> None:
         if isinstance(event, ErasureRequested):
             self.erased.setdefault(event.citizen_id)
+            return
+        if isinstance(event, CitizenBlocked | CitizenUnblocked):
+            blocking = Blocking.of(event)
+            if blocking.is_after(self.blockings.get(event.citizen_id)):
+                self.blockings[event.citizen_id] = blocking
             return
         if isinstance(event, DeliveryStatusChanged):
             held = self.messages.get(event.message_id)
@@ -269,6 +284,7 @@ class _CaseBatch:
             ),
             *self.counts,
             *(Redaction(citizen) for citizen in self.erased),  # after the rows: they cover them
+            *(self.blockings[c] for c in sorted(self.blockings)),
         ]
 
 

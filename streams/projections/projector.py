@@ -19,7 +19,10 @@ one batch:
 6. redact the messages of the citizens whose erasure (`ErasureRequested`) the batch read
    (`erasures.redact`; the fold names each once): after the rows, so that the batch's own
    rows are covered, and before the commit, so that rows, offsets and redaction commit
-   together (a copy read again redacts nothing more), then commit.
+   together (a copy read again redacts nothing more);
+7. keep the blocks and unblocks the batch read (`CitizenBlocked`, `CitizenUnblocked`) in
+   `blocked_citizens` (`blocking.apply`: the latest per citizen wins), in the same
+   transaction, then commit.
 
 On start and on every rebalance the consumer seeks each assigned partition to the offset
 stored with the rows (the beginning when none is stored): Kafka's own committed offsets
@@ -35,6 +38,8 @@ from typing import Any
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
+from streams.projections import blocking
+from streams.projections.blocking import Blocking
 from streams.projections.erasures import Redaction, redact
 from streams.projections.folds import PostgresRows, Projection
 from streams.projections.migrations import migrate
@@ -132,7 +137,7 @@ class Projector:
             return await stored_positions(self._conn, self.schema, self.name)
 
     async def step(self, *, timeout_ms: int = 200) -> int:
-        """Project one batch (steps 1-6 of the module docstring); returns how many records
+        """Project one batch (steps 1-7 of the module docstring); returns how many records
         it read (a record read again after a rebalance counts again; a dropped batch 0)."""
         batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=self.max_records)
         if not batches:
@@ -156,10 +161,12 @@ class Projector:
             if moved:
                 return await self._rewind(batches, stored)
             folded = await self.projection.fold(PostgresRows(self._conn, self.schema), events)
-            changes = [c for c in folded if not isinstance(c, Redaction)]
+            changes = [c for c in folded if not isinstance(c, Redaction | Blocking)]
             await write(self._conn, self.schema, changes, positions, projector=self.name)
             erased = [c.citizen_id for c in folded if isinstance(c, Redaction)]
             redacted = await redact(self._conn, self.schema, erased) if erased else 0
+            blocks = [c for c in folded if isinstance(c, Blocking)]
+            await blocking.apply(self._conn, self.schema, blocks)
         if erased:
             log.info(
                 "erasure applied to the read model: the citizen's messages redacted",
@@ -170,6 +177,13 @@ class Projector:
                     "erasures": len(erased),
                     "redacted": redacted,
                 },
+            )
+        for b in blocks:
+            log.info(
+                "block applied to the read model"
+                if b.blocked
+                else "unblock applied to the read model",
+                extra={"projector": self.name, "schema": self.schema, "event_id": b.event_id},
             )
         self.stats.records += count
         self.stats.rows += len(changes)

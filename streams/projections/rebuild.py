@@ -12,7 +12,10 @@ Steps, in order (correctness depends on it):
    and then COPYs the partition's final rows into the fresh tables, adds its daily counts
    and stores the partition's end offset, in one transaction. No upsert, no staging: each
    row is written once, and a partition is either all there or not at all. The citizens
-   whose erasure (`ErasureRequested`) the partition holds go back to the coordinator;
+   whose erasure (`ErasureRequested`) the partition holds go back to the coordinator; the
+   blocks and unblocks it holds (`CitizenBlocked`, `CitizenUnblocked`) are kept in
+   `blocked_citizens` in that same transaction (`blocking.apply`: the latest per citizen
+   wins, whichever partition commits last);
 4. catch-up phase: the live projector code runs on the fresh schema from the stored
    offsets to the topics' current ends (what arrived during the bulk phase), applying the
    erasures it reads as a live projector does (`Projector.step`);
@@ -49,7 +52,8 @@ from typing import Any, Final
 
 from aiokafka import TopicPartition
 
-from streams.projections import access, migrations
+from streams.projections import access, blocking, migrations
+from streams.projections.blocking import Blocking
 from streams.projections.erasures import Redaction, redact
 from streams.projections.folds import Change, Row, projections
 from streams.projections.projector import Projector
@@ -138,12 +142,14 @@ class MemoryRows:
 
     `rows` hands out the stored rows themselves, not copies: a fold's changes are applied
     right after it (`apply`), so a row the fold changed in place is the row it returns.
-    A `Redaction` is only noted (`erased`): the rebuild redacts at the end (step 5)."""
+    A `Redaction` is only noted (`erased`): the rebuild redacts at the end (step 5); a
+    `Blocking` too (`blockings`), kept when the partition is written."""
 
     def __init__(self) -> None:
         self.tables: dict[str, dict[str, Row]] = defaultdict(dict)
         self.open_by_contact: dict[str, str] = {}
         self.erased: set[str] = set()
+        self.blockings: list[Blocking] = []
         self._counts: dict[tuple[str, tuple[tuple[str, Any], ...]], dict[str, int]] = {}
 
     async def rows(self, table: str, key: str, keys: Iterable[str]) -> dict[str, Row]:
@@ -158,6 +164,9 @@ class MemoryRows:
         for change in changes:
             if isinstance(change, Redaction):
                 self.erased.add(change.citizen_id)
+                continue
+            if isinstance(change, Blocking):
+                self.blockings.append(change)
                 continue
             if isinstance(change, Increment):
                 held = self._counts.setdefault((change.table, change.key), {})
@@ -297,6 +306,7 @@ async def _replay(
                     records=map(operator.itemgetter(*columns), held.values()),
                 )
         await write(conn, schema, memory.counts(), [], projector=projection.name)
+        await blocking.apply(conn, schema, memory.blockings)
         await conn.execute(
             f"INSERT INTO {quote(schema)}.projection_offsets"
             " (projector, topic, partition, next_offset) VALUES ($1, $2, $3, $4)",
@@ -364,6 +374,7 @@ async def rebuild(
             "agents",
             "agent_holds",
             "daily_stats",
+            "blocked_citizens",
         ):
             report.rows[table] = await conn.fetchval(
                 f"SELECT count(*) FROM {quote(fresh)}.{quote(table)}"

@@ -42,6 +42,7 @@ TABLES = {
     "agent_queues",
     "agent_teams",
     "agents",
+    "blocked_citizens",
     "case_messages",
     "cases",
     "daily_stats",
