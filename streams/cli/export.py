@@ -1,6 +1,6 @@
 """`acolhe export --out DIR [--since T] [--until T] [--type NAME]... [--queue Q]... [--area A]...
-[--format avro|parquet|csv]... [--personal omit|pseudonymize] [--authorized-key FILE]
-[--include-blocked] [--force]`.
+[--citizen CITIZEN_ID]... [--format avro|parquet|csv]... [--personal omit|pseudonymize]
+[--authorized-key FILE] [--include-blocked] [--force]`.
 
 Writes the events of a time range of the log into one file per event type and format
 (docs/export.md). Times are ISO-8601: `2026-11-30T12:00:00-03:00`, `2026-11-30T15:00Z`;
@@ -8,17 +8,20 @@ without an offset they are UTC, and a date alone is midnight UTC of that day. Th
 [since, until) on each event's occurred_at; without --since from the start of the log,
 without --until up to its end when the export starts. Blocked citizens' events are left out
 (as acolhe.privacy says when the export starts) unless --include-blocked is given with the
-authorized key.
+authorized key. `--citizen` keeps only the events about those citizens (a data subject's
+access request, LGPD art. 18 II and V); a blocked one needs --include-blocked.
 
-Everything the command can refuse (an unknown type or area, an empty range, a folder it
-cannot use, a key that is not authorized) is refused before anything is read or written,
-with a one-line message and exit status 2.
+Everything the command can refuse (an unknown type or area, an empty range, a citizen id
+of the wrong form, a folder it cannot use, a key that is not authorized) is refused before
+anything is read or written, with a one-line message and exit status 2; so is a blocked
+citizen asked for without --include-blocked, once acolhe.privacy is read (nothing written).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +55,14 @@ def register(sub: Any) -> None:
     )
     parser.add_argument(
         "--area", dest="areas", action="append", metavar="AREA", help="a legal area (repeat)"
+    )
+    parser.add_argument(
+        "--citizen",
+        dest="citizens",
+        action="append",
+        metavar="CITIZEN_ID",
+        help="keep only the events about this citizen (citizen-...; repeat): a data "
+        "subject's access request",
     )
     parser.add_argument(
         "--format",
@@ -113,6 +124,7 @@ def options_from(args: argparse.Namespace) -> ExportOptions:
         event_types=frozenset(args.types) if args.types else None,
         queues=frozenset(args.queues) if args.queues else None,
         areas=frozenset(args.areas) if args.areas else None,
+        citizens=frozenset(args.citizens) if args.citizens else None,
         formats=tuple(dict.fromkeys(args.formats)) if args.formats else DEFAULT_FORMATS,
         personal=args.personal,
         authorized_key=key,
@@ -126,6 +138,7 @@ def _export(args: argparse.Namespace) -> int:
     from streams.export.plan import resolve
     from streams.export.privacy import check_authorized_key
 
+    made = not args.out.exists()
     try:
         options = options_from(args)
         resolve(options)
@@ -135,11 +148,18 @@ def _export(args: argparse.Namespace) -> int:
         prepare_out_dir(options.out_dir, force=options.force)
         report = asyncio.run(_run(settings, options))
     except (BadInput, RuleViolation) as exc:
+        if made:  # refused after the folder was checked (a blocked citizen): leave no trace
+            _remove_if_empty(args.out)
         print(f"acolhe export: {exc}", file=sys.stderr)
         return USAGE_ERROR
     for line in summary(report, options):
         print(line)
     return 0
+
+
+def _remove_if_empty(path: Path) -> None:
+    with contextlib.suppress(OSError):  # not there, or not empty: nothing of ours to remove
+        path.rmdir()
 
 
 async def _run(settings: Settings, options: ExportOptions) -> ExportReport:
@@ -176,6 +196,11 @@ def summary(report: ExportReport, options: ExportOptions) -> list[str]:
         lines.append(
             f"warning: {report.rejected} records were not valid events and were left out "
             "(undecodable, or sealed fields that fail authentication)"
+        )
+    if report.citizens:
+        lines.append(
+            f"  only the events about the {report.citizens} citizen(s) asked for (--citizen); "
+            "manifest.json counts them and names none"
         )
     if report.blocked_citizens:
         lines.append(

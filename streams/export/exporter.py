@@ -2,24 +2,26 @@
 
 Steps, in order:
 1. check the options (`plan.resolve`); with an authorized key, check it against the
-   settings; check the output folder. A refusal writes nothing;
-2. take the log's extent: the first and the end offset of every partition to read, once.
+   settings;
+2. unless blocked citizens are included (`include_blocked`, with the authorized key), read
+   acolhe.privacy to its end: the citizens blocked now. A citizen asked for by id
+   (`citizens`) who is blocked refuses the export (`scope.refuse_blocked`);
+3. check the output folder. A refusal, here or above, writes nothing;
+4. take the log's extent: the first and the end offset of every partition to read, once.
    Every pass stops at these ends, so an export never waits for new records and sees one
    consistent log, however busy the topics are;
-3. unless blocked citizens are included (`include_blocked`, with the authorized key), read
-   acolhe.privacy to its end: the citizens blocked now (`streams.export.blocked`); when
-   there are any, read the conversations topic from the start, decoding only CaseOpened,
-   to learn their contacts and cases (`BlockedIndex`). With a queue or area filter,
-   pass 1: read the conversations topic from the start, decoding only the case facts, to
-   learn which cases the filter keeps (`CaseIndex`);
-4. pass 2: read each topic, partition after partition, from the start. Peek at every
+5. pass 1, when something must be learnt first: read the conversations topic from the
+   start, decoding only what teaches: the CaseOpened of the blocked citizens and of the
+   citizens asked for, to learn their contacts and cases (`scope.CitizenScope`), and with a
+   queue or area filter the case facts, to learn which cases the filter keeps (`CaseIndex`);
+6. pass 2: read each topic, partition after partition, from the start. Peek at every
    record (type and time, without decoding); decode only the events the export holds
    (their type asked for, read from their source topic, `occurred_at` in the range) and,
    with a filter, the case facts that tell each contact's current case; keep the events
-   the filters keep and that are no blocked citizen's; load the data keys their personal
-   fields need, in one query a batch; redact them (`privacy.redact`) and hand them to the
-   files of their type;
-5. close the files (each renamed from `.partial` once whole), write `manifest.json`, and
+   about the citizens asked for (if any), that are no blocked citizen's and that the
+   queue and area filters keep; load the data keys their personal fields need, in one
+   query a batch; redact them (`privacy.redact`) and hand them to the files of their type;
+7. close the files (each renamed from `.partial` once whole), write `manifest.json`, and
    report. On a failure, the partial files are removed.
 
 Kafka is read with a plain consumer, partitions assigned by hand: no consumer group, no
@@ -40,7 +42,6 @@ from aiokafka.errors import KafkaError
 from schemas.catalog import BY_NAME
 from schemas.registered import learn_ids
 from schemas.registry import FramingError, parse_confluent
-from streams.export.blocked import LEARNS_FROM, BlockedIndex
 from streams.export.files import TypeFiles, prepare_out_dir, write_manifest
 from streams.export.filters import CASE_FACTS, CONTACT_FACTS, CaseIndex, Conversations
 from streams.export.plan import (
@@ -59,6 +60,7 @@ from streams.export.privacy import (
     redact,
     redaction_for,
 )
+from streams.export.scope import LEARNS_FROM, CitizenScope, refuse_blocked
 from streams.privacy import blocks
 from streams.privacy.blocking import read_privacy
 from streams.shared.contract import Contract
@@ -73,6 +75,7 @@ MAX_RECORDS: Final = 5000
 STALL_S: Final = 60.0  # a partition that gives nothing for this long, short of its end, fails
 
 Extent = dict[TopicPartition, tuple[int, int]]  # partition -> (first offset, end offset)
+Learner = tuple[frozenset[str], Callable[[str, Mapping[str, Any]], None]]  # what it learns from
 
 
 async def export(settings: Settings, contract: Contract, options: ExportOptions) -> ExportReport:
@@ -82,6 +85,9 @@ async def export(settings: Settings, contract: Contract, options: ExportOptions)
     policy: Policy = "clear" if options.authorized_key is not None else options.personal
     if options.authorized_key is not None:
         check_authorized_key(options.authorized_key, settings.export.authorized_key_sha256)
+    blocked = await _blocked(settings, contract, options)
+    if blocked is not None:
+        refuse_blocked(options.citizens, blocked.citizens)
     prepare_out_dir(options.out_dir, force=options.force)
     pseudonym = make_pseudonym(settings.pseudonym_key()) if policy == "pseudonymize" else None
     redactions = {
@@ -110,16 +116,19 @@ async def export(settings: Settings, contract: Contract, options: ExportOptions)
     }
     try:
         topics = resolved.topics()
-        blocked = await _blocked(settings, contract, options)
-        learns = options.filters_cases or bool(blocked and blocked.citizens)
-        read = (*topics, CASE_TOPIC) if learns else topics
+        hiding = blocked if blocked is not None and blocked.citizens else None
+        chosen = CitizenScope(options.citizens) if options.citizens else None
+        index = CaseIndex(options.queues, options.areas) if options.filters_cases else None
+        learners: list[Learner] = [
+            (LEARNS_FROM, s.learn) for s in (hiding, chosen) if s is not None
+        ]
+        if index is not None:
+            learners.append((CASE_FACTS, index.learn))
+        read = (*topics, CASE_TOPIC) if learners else topics
         extent, missing = await _extent(consumer, settings, options, read)
-        if blocked is not None and blocked.citizens:
-            await _learn_blocked(consumer, contract, options, extent, blocked)
-        index: CaseIndex | None = None
-        if options.filters_cases:
-            index = CaseIndex(options.queues, options.areas)
-            await _learn_cases(consumer, contract, options, extent, index)
+        if learners:
+            await _learn(consumer, contract, options, extent, learners)
+        if index is not None:
             index.settle()
         run = _Pass(
             contract,
@@ -128,7 +137,8 @@ async def export(settings: Settings, contract: Contract, options: ExportOptions)
             files=files,
             index=index,
             pseudonym=pseudonym,
-            blocked=blocked if blocked is not None and blocked.citizens else None,
+            blocked=hiding,
+            chosen=chosen,
         )
         for topic in topics:
             await run.topic(consumer, topic, kafka_topic(options, topic), extent)
@@ -153,7 +163,8 @@ async def export(settings: Settings, contract: Contract, options: ExportOptions)
         seconds=time.monotonic() - began,
         manifest=options.out_dir / "manifest.json",
         blocked_citizens=len(blocked.citizens) if blocked is not None else 0,
-        blocked_left_out=blocked.left_out if blocked is not None else 0,
+        blocked_left_out=run.blocked_left_out,
+        citizens=len(options.citizens or ()),
     )
     write_manifest(options.out_dir, _manifest(options, resolved, report, extent, redactions))
     return report
@@ -171,10 +182,13 @@ class _Pass:
         files: Mapping[str, TypeFiles],
         index: CaseIndex | None,
         pseudonym: Callable[[str], str] | None,
-        blocked: BlockedIndex | None = None,
+        blocked: CitizenScope | None = None,
+        chosen: CitizenScope | None = None,
     ) -> None:
         self.contract = contract
         self.blocked = blocked
+        self.chosen = chosen
+        self.blocked_left_out = 0
         self.codec = contract.codec
         self.resolved = resolved
         self.redactions = redactions
@@ -226,7 +240,10 @@ class _Pass:
                 self.conversations.follow(name, record)
             if not wanted:
                 continue
-            if self.blocked is not None and self.blocked.hides(record):
+            if self.chosen is not None and not self.chosen.is_about(record):
+                continue
+            if self.blocked is not None and self.blocked.is_about(record):
+                self.blocked_left_out += 1
                 continue
             if self.index is not None and self.conversations is not None:
                 case_id = self.conversations.case_of(name, record)
@@ -283,7 +300,7 @@ async def _extent(
 
 async def _blocked(
     settings: Settings, contract: Contract, options: ExportOptions
-) -> BlockedIndex | None:
+) -> CitizenScope | None:
     """The citizens blocked as acolhe.privacy says when the export starts; None when the
     export includes them (`include_blocked`, checked to come with the authorized key)."""
     if options.include_blocked:
@@ -295,41 +312,34 @@ async def _blocked(
             f"cannot read who is blocked from {PRIVACY_TOPIC}: {exc!r}; is Kafka running? "
             "(`acolhe stack status`)"
         ) from exc
-    return BlockedIndex(blocks.blocked_citizens(events))
+    return CitizenScope(blocks.blocked_citizens(events))
 
 
-async def _learn_blocked(
-    consumer: Any, contract: Contract, options: ExportOptions, extent: Extent, index: BlockedIndex
+async def _learn(
+    consumer: Any,
+    contract: Contract,
+    options: ExportOptions,
+    extent: Extent,
+    learners: list[Learner],
 ) -> None:
-    """The contacts and cases of the blocked citizens, from the conversations topic."""
+    """Pass 1: the conversations topic from the start, each event that teaches one of the
+    `learners` decoded once and handed to every learner it teaches."""
     name = kafka_topic(options, CASE_TOPIC)
     codec = contract.codec
+    teaches = frozenset().union(*(names for names, _ in learners))
     for tp in sorted((tp for tp in extent if tp.topic == name), key=lambda tp: tp.partition):
         async for records in _scan(consumer, contract, tp, extent[tp]):
             for m in records:
                 try:
                     peeked = codec.peek(m.value)
-                    if peeked.name in LEARNS_FROM:
-                        index.learn(peeked.name, codec.decode(m.value).record)
+                    if peeked.name not in teaches:
+                        continue
+                    record = codec.decode(m.value).record
                 except BadInput:
                     continue  # pass 2 counts it, if the export wanted it
-
-
-async def _learn_cases(
-    consumer: Any, contract: Contract, options: ExportOptions, extent: Extent, index: CaseIndex
-) -> None:
-    """Pass 1: every case fact of the conversations topic into the index."""
-    name = kafka_topic(options, CASE_TOPIC)
-    codec = contract.codec
-    for tp in sorted((tp for tp in extent if tp.topic == name), key=lambda tp: tp.partition):
-        async for records in _scan(consumer, contract, tp, extent[tp]):
-            for m in records:
-                try:
-                    peeked = codec.peek(m.value)
-                    if peeked.name in CASE_FACTS:
-                        index.learn(peeked.name, codec.decode(m.value).record)
-                except BadInput:
-                    continue  # pass 2 counts it, if the export wanted it
+                for names, learn in learners:
+                    if peeked.name in names:
+                        learn(peeked.name, record)
 
 
 async def _scan(
@@ -418,6 +428,7 @@ def _manifest(
         },
         "rejected": report.rejected,
         "missing_topics": list(report.missing_topics),
+        "citizens": {"count": report.citizens} if options.citizens else None,
         "blocked": {
             "included": options.include_blocked,
             "citizens": report.blocked_citizens,

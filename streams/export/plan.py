@@ -1,8 +1,8 @@
 """What an export asks for, checked and resolved before anything is read or written.
 
-`ExportOptions` is the request (time range, event types, queues, areas, formats, folder,
-personal-data policy, topics); `resolve` checks it and says, per event type, the topic its
-events are taken from. An event is taken from one topic only: its home topic in the
+`ExportOptions` is the request (time range, event types, queues, areas, citizens, formats,
+folder, personal-data policy, topics); `resolve` checks it and says, per event type, the
+topic its events are taken from. An event is taken from one topic only: its home topic in the
 catalog, or, when the export does not read that topic, the first of its copies it reads.
 Copies (the routing topic's CaseQueued, the commands topic's SendReply, an SLA policy
 broadcast into every conversations partition) carry the same event again and are skipped,
@@ -24,6 +24,7 @@ from typing import Final, Literal, get_args
 
 from schemas.catalog import ANALYSTS, BY_NAME, CATALOG, TOPICS
 from schemas.events import Area
+from streams.export.scope import check_citizen_id
 from streams.shared.errors import BadInput
 
 Format = Literal["avro", "parquet", "csv"]
@@ -71,7 +72,10 @@ class ExportOptions:
     chunk_rows: int = CHUNK_ROWS
     include_blocked: bool = False
     """Export blocked citizens' events too (docs/privacy.md, "Blocking"): only with the
-    authorized key; by default they are left out (`streams.export.blocked`)."""
+    authorized key; by default they are left out (`streams.export.scope`)."""
+    citizens: frozenset[str] | None = None
+    """Keep only the events about these citizens (`streams.export.scope`; a data subject's
+    access request). None: everyone's. A blocked one needs `include_blocked`."""
 
     @property
     def filters_cases(self) -> bool:
@@ -117,6 +121,7 @@ class ExportReport:
     manifest: Path
     blocked_citizens: int = 0  # citizens blocked when the export started
     blocked_left_out: int = 0  # their events the export left out
+    citizens: int = 0  # citizens asked for (`ExportOptions.citizens`); 0: no such filter
 
     @property
     def events(self) -> int:
@@ -173,6 +178,11 @@ def _check_values(options: ExportOptions) -> None:
             "--include-blocked exports blocked citizens' events, whose processing is "
             "suspended: it needs the authorized key (--authorized-key)"
         )
+    if options.citizens is not None:
+        if not options.citizens:
+            raise BadInput("no citizen asked for")
+        for citizen in sorted(options.citizens):
+            check_citizen_id(citizen)
     if options.chunk_rows < 1:
         raise BadInput("chunk_rows must be at least 1")
     if options.areas is not None:

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from streams.cli import export as export_cli
 from streams.cli import main
 from streams.cli.export import parse_time, summary
 from streams.export.plan import ExportOptions, ExportReport, TypeReport
+from streams.export.scope import BlockedCitizenAsked
 
 NOWHERE = "127.0.0.1:1"  # nothing listens: a command that got that far would fail otherwise
 
@@ -44,6 +46,9 @@ def refused(capsys: pytest.CaptureFixture[str], *args: str) -> str:
         (["--since", "2026-11-30", "--until", "2026-11-30T00:00Z"], "must be after since"),
         (["--since", "yesterday"], "is not an ISO-8601 time"),
         (["--area", "family"], "unknown area 'family'"),
+        (["--citizen", "whatsapp-5511987654321"], "'whatsapp-5511987654321' is not of the form"),
+        (["--citizen", "citizen-ok", "--citizen", "ana@example.org"], "not a contact's"),
+        (["--citizen", ""], "'' is not of the form citizen-<id>"),
     ],
 )
 def test_bad_arguments_are_refused_and_nothing_is_written(
@@ -151,3 +156,37 @@ def test_the_summary_names_every_type_its_count_and_files(tmp_path: Path) -> Non
     assert any("MessageReceived" in line and "340" in line for line in lines)
     assert any("2 records were not valid events" in line for line in lines)
     assert any("no such topic: acolhe.contacts" in line for line in lines)
+
+
+def test_a_blocked_citizen_refused_once_the_log_is_read_leaves_no_folder(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    async def refuse(*_: object) -> ExportReport:  # what export says after reading acolhe.privacy
+        raise BlockedCitizenAsked("citizen-x is blocked (LGPD art. 5 XIII): ... --include-blocked")
+
+    monkeypatch.setattr(export_cli, "_run", refuse)
+    out = tmp_path / "request-4711"
+
+    err = refused(capsys, "--out", str(out), "--citizen", "citizen-x")
+
+    assert "citizen-x is blocked" in err
+    assert not out.exists()
+
+
+def test_the_summary_says_the_export_is_of_the_citizens_asked_for(tmp_path: Path) -> None:
+    report = ExportReport(
+        out_dir=tmp_path,
+        personal="clear",
+        types={"MessageReceived": TypeReport(3, (tmp_path / "MessageReceived.csv",))},
+        records_read=10,
+        rejected=0,
+        missing_topics=(),
+        seconds=0.5,
+        manifest=tmp_path / "manifest.json",
+        citizens=1,
+    )
+
+    lines = summary(report, ExportOptions(tmp_path, citizens=frozenset({"citizen-x"})))
+
+    assert any("1 citizen(s) asked for (--citizen)" in line for line in lines)
+    assert not any("citizen-x" in line for line in lines)
