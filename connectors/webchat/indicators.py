@@ -10,7 +10,9 @@ visitor, so one round trip per frame bounds what a visitor costs the database). 
    (`live_channel`, the same name as `streams.projections.live.channel`), with the payload
    `{"change": "typing", "schema", "case_id", "active"}` that `live.parse` reads. NOTIFY is
    not access-controlled: the payload holds the case id and a boolean, nothing personal;
-3. no such case, or nobody holds it: nothing is sent.
+3. no such case, nobody holds it, or its citizen is blocked (agents see nothing of their
+   cases: docs/privacy.md, "Blocking"; `is_citizen_blocked`, migration 0005): nothing is
+   sent.
 The NOTIFY is sent when the statement's implicit transaction commits, at once.
 
 A database failure is logged and swallowed: a lost typing indicator harms nobody, and the
@@ -36,12 +38,13 @@ SELECT c.case_id,
                'active', $3::boolean
            )::text
        )
-  FROM (SELECT case_id, agent_id
+  FROM (SELECT case_id, agent_id, citizen_id
           FROM {schema}.cases
          WHERE contact_id = $1::text AND status <> 'closed'
          ORDER BY opened_at DESC
          LIMIT 1) AS c
  WHERE c.agent_id IS NOT NULL
+   AND NOT {schema}.is_citizen_blocked(c.citizen_id)
 """
 _ERRORS: Final = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 

@@ -11,7 +11,11 @@ access-controlled, so its payload holds ids, status, priority and version only; 
 reads the rows themselves under row-level security. One change comes from elsewhere: the
 web chat NOTIFYs `typing` (with `case_id` and `active`) on the agent's channel when the
 visitor of a case the agent holds starts or stops typing (connectors.webchat.indicators);
-it names no row to read and is stored nowhere. The pattern, in order:
+it names no row to read and is stored nowhere. A blocked citizen's cases notify nothing
+(0005_blocking_live_updates.sql): when the block lands each of their cases is `hidden` on
+its holder's and its queue's channels (drop it: reading it again returns nothing), and when
+it is lifted `visible` (read it again); these carry the case id only. The pattern, in
+order:
 1. `async with listening(conn, schema, agent_id=..., queues=...) as changes:` (LISTEN is
    in place when the block starts; `conn` is a connection of its own, kept for this);
 2. read the initial state (on another connection, with the agent set): nothing committed
@@ -32,18 +36,25 @@ import json
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 from streams.projections.sqltext import check_schema_name
 from streams.shared.errors import BadInput, RetriableInfrastructureError
 
 Kind = Literal["agent", "queue"]
 ChangeKind = Literal[
-    "assigned", "changed", "taken", "entered", "left", "message", "typing", "resync"
+    "assigned",
+    "changed",
+    "taken",
+    "entered",
+    "left",
+    "message",
+    "typing",
+    "hidden",
+    "visible",
+    "resync",
 ]
-CHANGE_KINDS: Final[frozenset[str]] = frozenset(
-    {"assigned", "changed", "taken", "entered", "left", "message", "typing", "resync"}
-)
+CHANGE_KINDS: Final[frozenset[str]] = frozenset(get_args(ChangeKind))
 DEFAULT_MAX_PENDING: Final = 10_000
 AGENT_ID_SETTING: Final = "acolhe.agent_id"
 LIVE_UPDATES_SETTING: Final = "acolhe.live_updates"
@@ -59,8 +70,9 @@ class Change:
     happened (`change`) to which case, and the case's shown state after it (`version`, the
     row's log offset, orders the notices of one case). `direction` (in, out) says who wrote
     a `message`. `active` says whether the citizen is typing, in a `typing` change (its
-    case is the one the agent holds; nothing to read). A `resync` names no case: read
-    everything anew."""
+    case is the one the agent holds; nothing to read). `hidden` (its citizen was blocked:
+    drop the case) and `visible` (the block was lifted: read it again) carry the case id
+    only. A `resync` names no case: read everything anew."""
 
     kind: Kind
     subject: str

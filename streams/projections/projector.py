@@ -14,15 +14,16 @@ one batch:
 4. the projection loads the current rows the batch touches, in that transaction, and
    folds the events over them (the version of a row is the offset of the last event
    applied: a row's events all live in one partition);
-5. write the final rows, the counts and the next offset of every partition read
+5. keep the blocks and unblocks the batch read (`CitizenBlocked`, `CitizenUnblocked`) in
+   `blocked_citizens` (`blocking.apply`: the latest per citizen wins): before the rows, so
+   that their live-update triggers (0005) see the blocks as the batch ends them and say
+   nothing of a case the batch leaves blocked;
+6. write the final rows, the counts and the next offset of every partition read
    (`writer.write`);
-6. redact the messages of the citizens whose erasure (`ErasureRequested`) the batch read
+7. redact the messages of the citizens whose erasure (`ErasureRequested`) the batch read
    (`erasures.redact`; the fold names each once): after the rows, so that the batch's own
-   rows are covered, and before the commit, so that rows, offsets and redaction commit
-   together (a copy read again redacts nothing more);
-7. keep the blocks and unblocks the batch read (`CitizenBlocked`, `CitizenUnblocked`) in
-   `blocked_citizens` (`blocking.apply`: the latest per citizen wins), in the same
-   transaction, then commit.
+   rows are covered, and before the commit, so that blocks, rows, offsets and redaction
+   commit together (a copy read again redacts nothing more); then commit.
 
 On start and on every rebalance the consumer seeks each assigned partition to the offset
 stored with the rows (the beginning when none is stored): Kafka's own committed offsets
@@ -161,12 +162,15 @@ class Projector:
             if moved:
                 return await self._rewind(batches, stored)
             folded = await self.projection.fold(PostgresRows(self._conn, self.schema), events)
+            # Blocks first: the rows' live-update triggers then see the citizen as the end
+            # of the batch has them (a change after a block in the log says nothing; one
+            # before it is followed by the block's `hidden` anyway). Order-free otherwise.
+            blocks = [c for c in folded if isinstance(c, Blocking)]
+            await blocking.apply(self._conn, self.schema, blocks)
             changes = [c for c in folded if not isinstance(c, Redaction | Blocking)]
             await write(self._conn, self.schema, changes, positions, projector=self.name)
             erased = [c.citizen_id for c in folded if isinstance(c, Redaction)]
             redacted = await redact(self._conn, self.schema, erased) if erased else 0
-            blocks = [c for c in folded if isinstance(c, Blocking)]
-            await blocking.apply(self._conn, self.schema, blocks)
         if erased:
             log.info(
                 "erasure applied to the read model: the citizen's messages redacted",

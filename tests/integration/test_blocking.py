@@ -1,7 +1,9 @@
 """`acolhe block` / `unblock` on the real broker and database: a blocked citizen's cases,
 messages and SLA clocks disappear from agent apps (row-level security, as a member of
 acolhe_agent_app), a case opened after the block too, while another citizen's stay visible
-and the tables' owner still sees everything; unblocking shows them again; a rebuild
+and the tables' owner still sees everything; unblocking shows them again; the apps
+listening are told to drop the citizen's cases when the block is projected, hear nothing
+of them meanwhile, and are told to read them again at the unblock; a rebuild
 reproduces the blocked citizens; an export leaves the blocked citizen's events out unless
 asked, with the authorized key; refusals write nothing; Kafka unreachable is a message and
 exit status 1."""
@@ -18,6 +20,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from schemas.container import read_container
@@ -26,6 +29,7 @@ from streams.export import ExportOptions, export
 from streams.privacy.blocking import block, read_privacy, unblock
 from streams.privacy.blocks import BlockRefused
 from streams.projections.folds import CaseProjection
+from streams.projections.live import listening
 from streams.projections.queries import CASE_TIMELINE, MY_OPEN_CASES
 from streams.projections.rebuild import KeySpec, rebuild
 from streams.projections.rows_cases import upsert_case
@@ -36,6 +40,7 @@ from streams.shared.settings import ExportSettings, Secret, Settings
 from tests.integration import test_read_model_access as access
 from tests.integration.projecting import ends, project_once, publish
 from tests.integration.test_erasure import Citizen
+from tests.integration.test_live_updates import heard_n
 
 PARTITIONS = 3
 TIMEOUT_S = 120
@@ -120,6 +125,58 @@ async def test_agents_see_nothing_of_a_blocked_citizen_until_unblocked(
     assert after["case_messages"] == after["sla_clocks"] == access.SEES["ana"]
     assert [r["case_id"] for r in await access.as_agent(
         app, "ana", MY_OPEN_CASES.render(schema), "ana")] == ["f-held"]  # fmt: skip
+
+
+@pytest.fixture
+async def listener(pg: Any, settings: Settings, schema: str) -> AsyncIterator[Any]:
+    """Another connection as a login role of the app, to LISTEN on."""
+    name, password = await access.login_role(pg, "t_listen")
+    try:
+        conn = await asyncpg.connect(settings.postgres.dsn.reveal(), user=name, password=password)
+        try:
+            yield conn
+        finally:
+            await conn.close()
+    finally:
+        await pg.execute(f"DROP ROLE {name}")
+
+
+async def test_the_block_tells_the_apps_to_drop_the_citizens_cases_and_the_unblock_to_read_them(
+    settings: Settings,
+    contract: Contract,
+    topics: tuple[str, str],
+    schema: str,
+    app: Any,
+    listener: Any,
+    pg: Any,
+) -> None:
+    conversations, privacy = topics
+    where = {"topic": privacy, "conversations": conversations}
+    blocked = "citizen-f-held"  # of the case f-held, which Ana holds, in her queue F
+
+    async with listening(listener, schema, agent_id="ana", queues=[access.F]) as changes:
+        await block(settings, contract, blocked, reference="PROT-B-2", **where)
+        await project(settings, contract, conversations, schema)
+        assert await heard_n(changes, 2) == {
+            ("ana", "hidden", "f-held"),
+            (access.F, "hidden", "f-held"),
+        }
+
+        # While blocked, the citizen's case tells nothing; another citizen's case does.
+        for case_id, agent in (("f-held", "ana"), ("f-open", None)):
+            row = {**access.case(case_id, access.F, agent), "priority": "urgent", "version": 2}
+            await write(pg, schema, [upsert_case(row)], [], projector="test")
+        assert await heard_n(changes, 1) == {(access.F, "changed", "f-open")}
+
+        await unblock(settings, contract, blocked, reference="PROT-U-2", **where)
+        await project(settings, contract, conversations, schema)
+        assert await heard_n(changes, 2) == {
+            ("ana", "visible", "f-held"),
+            (access.F, "visible", "f-held"),
+        }
+
+    open_cases = await access.as_agent(app, "ana", MY_OPEN_CASES.render(schema), "ana")
+    assert [(r["case_id"], r["priority"]) for r in open_cases] == [("f-held", "urgent")]
 
 
 async def test_refusals_record_nothing_and_a_block_run_again_records_the_same_event(

@@ -1,7 +1,11 @@
 """Agent apps LISTEN for what concerns them instead of polling, on the real PostgreSQL: a
 batch the projector's writer commits that assigns a case to Ana tells Ana and her queue,
 and nobody else; a transfer tells both agents; a new message tells the case's holder;
-changes an app does not show, replays and other schemas tell nobody.
+changes an app does not show, replays and other schemas tell nobody. A blocked citizen's
+cases tell nobody anything while another citizen's still do; the block tells the holder
+and the queue of each of the citizen's cases to drop it (`hidden`, the case id only), the
+unblock to read it again (`visible`), and so does a case moved to or from a blocked
+citizen.
 
 "Nothing for Bia" is checked without sleeping: notifications arrive in commit order, so
 once a later change for Bia arrives, an earlier one would have arrived before it."""
@@ -19,6 +23,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from streams.projections import blocking
+from streams.projections.blocking import Blocking
 from streams.projections.live import Change, Changes, channel, listening
 from streams.projections.migrations import migrate
 from streams.projections.queries import MY_ACCESS, SET_AGENT
@@ -60,6 +66,21 @@ async def commit(pg: Any, schema: str, *rows: dict[str, Any]) -> None:
     await asyncio.wait_for(
         write(pg, schema, [upsert_case(r) for r in rows], [], projector="test"), TIMEOUT_S
     )
+
+
+async def keep_block(pg: Any, schema: str, citizen_id: str, *, blocked: bool, at: int) -> None:
+    """A block (or its lifting, `blocked` False) kept as the case projection keeps it:
+    `blocking.apply` in the batch's transaction; `at` orders them (minutes after T0)."""
+    kept = Blocking(
+        citizen_id=citizen_id,
+        blocked=blocked,
+        changed_at=T0 + timedelta(minutes=at),
+        event_id=f"{'block' if blocked else 'unblock'}-{citizen_id}-{at}",
+        basis="data_subject_request",
+        reference=f"PROT-{at}",
+    )
+    async with pg.transaction():
+        assert await asyncio.wait_for(blocking.apply(pg, schema, [kept]), TIMEOUT_S) == 1
 
 
 async def heard(changes: Changes) -> Change:
@@ -261,7 +282,7 @@ async def test_access_and_live_updates_follow_the_rebuilds_switch(
     pg: Any, app_connections: tuple[Any, Any]
 ) -> None:
     # The rebuild migrates `<schema>_rebuild`, then renames it to `<schema>`: nothing of
-    # 0003 may still look for the old name.
+    # 0003 (nor 0005) may still look for the old name.
     live = f"t_switch_{uuid.uuid4().hex[:8]}"
     fresh = f"{live}_rebuild"
     listener, reader = app_connections
@@ -278,12 +299,125 @@ async def test_access_and_live_updates_follow_the_rebuilds_switch(
         async with listening(listener, live, agent_id="ana", queues=[F]) as changes:
             await commit(pg, live, case("c1", 1, queue=F, agent="ana", confidential=True))
             assert await heard_n(changes, 2) == {("ana", "assigned", "c1"), (F, "entered", "c1")}
+            # 0005 too: the block's notices, and silence about the blocked citizen's case
+            await keep_block(pg, live, "citizen", blocked=True, at=1)
+            assert await heard_n(changes, 2) == {("ana", "hidden", "c1"), (F, "hidden", "c1")}
+            await commit(pg, live, case("c1", 2, queue=F, agent=None, confidential=True))
+            await commit(pg, live, case("c2", 3, queue=F, agent=None, citizen_id="citizen-2"))
+            assert await heard_n(changes, 1) == {(F, "entered", "c2")}
+            await keep_block(pg, live, "citizen", blocked=False, at=2)
+            assert await heard_n(changes, 1) == {(F, "visible", "c1")}
         async with reader.transaction():
             await reader.execute(SET_AGENT, "ana")
             access = await reader.fetch(MY_ACCESS.render(live))
             cases = await reader.fetch(f'SELECT case_id FROM "{live}".cases')
         assert [tuple(r) for r in access] == [(F, F, True)]
-        assert [r["case_id"] for r in cases] == ["c1"]
+        assert sorted(r["case_id"] for r in cases) == ["c1", "c2"]
     finally:
         for name in (fresh, live):
             await pg.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+async def test_a_blocked_citizens_cases_tell_nothing_while_another_citizens_still_do(
+    pg: Any, schema: str, ears: tuple[Changes, Changes]
+) -> None:
+    ana, _ = ears
+    x, y = {"citizen_id": "citizen-x"}, {"citizen_id": "citizen-y"}
+    await commit(
+        pg,
+        schema,
+        case("c1", 1, queue=F, agent="ana", **x),
+        case("c2", 2, queue=F, agent=None, **y),
+    )
+    assert len(await heard_n(ana, 3)) == 3
+
+    await keep_block(pg, schema, "citizen-x", blocked=True, at=1)
+    assert await heard_n(ana, 2) == {("ana", "hidden", "c1"), (F, "hidden", "c1")}
+
+    later = T0 + timedelta(minutes=5)
+    await commit(pg, schema, case("c1", 3, queue=F, agent="ana", priority="urgent", **x))
+    await commit(
+        pg, schema, case("c1", 4, queue=F, agent="ana", last_citizen_message_at=later, **x)
+    )
+    await commit(pg, schema, case("c3", 5, queue=F, agent=None, **x))  # opened after the block
+    await commit(pg, schema, case("c1", 6, queue=V, agent=None, **x))  # released to another queue
+    await commit(pg, schema, case("c2", 7, queue=F, agent=None, priority="urgent", **y))
+
+    # commit order: had c1 or c3 told anything, it would come before c2's change
+    change = await heard(ana)
+    assert (change.subject, change.change, change.case_id, change.priority) == (
+        F,
+        "changed",
+        "c2",
+        "urgent",
+    )
+
+
+async def test_an_unblock_tells_the_apps_to_read_the_citizens_cases_again(
+    pg: Any, schema: str, ears: tuple[Changes, Changes]
+) -> None:
+    ana, bia = ears
+    x = {"citizen_id": "citizen-x"}
+    await keep_block(pg, schema, "citizen-x", blocked=True, at=1)
+    await commit(
+        pg,
+        schema,
+        case("c1", 1, queue=F, agent="ana", **x),
+        case("c2", 2, queue=V, agent=None, **x),
+        case("c3", 3, queue=None, agent=None, **x),  # in triage: nobody's to tell
+    )
+
+    await keep_block(pg, schema, "citizen-x", blocked=False, at=2)
+
+    assert await heard_n(ana, 2) == {("ana", "visible", "c1"), (F, "visible", "c1")}
+    shown = await heard(bia)
+    assert (shown.subject, shown.change, shown.case_id) == (V, "visible", "c2")
+    await commit(pg, schema, case("c1", 4, queue=F, agent="ana", priority="urgent", **x))
+    change = await heard(ana)
+    assert (change.subject, change.change, change.priority, change.version) == (
+        "ana",
+        "changed",
+        "urgent",
+        4,
+    )
+
+
+async def test_a_case_moved_to_a_blocked_citizen_is_hidden_and_moved_back_visible(
+    pg: Any, schema: str, ears: tuple[Changes, Changes]
+) -> None:
+    ana, _ = ears
+    await keep_block(pg, schema, "citizen-x", blocked=True, at=1)
+    await commit(pg, schema, case("c1", 1, queue=F, agent="ana", citizen_id="citizen-y"))
+    assert len(await heard_n(ana, 2)) == 2
+
+    # ContactsLinked: the case's contact is the blocked citizen's
+    await commit(pg, schema, case("c1", 2, queue=F, agent="ana", citizen_id="citizen-x"))
+    assert await heard_n(ana, 2) == {("ana", "hidden", "c1"), (F, "hidden", "c1")}
+    await commit(
+        pg, schema, case("c1", 3, queue=F, agent="ana", priority="urgent", citizen_id="citizen-x")
+    )
+    # ContactsUnlinked: back to a citizen of its own
+    await commit(
+        pg, schema, case("c1", 4, queue=F, agent="ana", priority="urgent", citizen_id="citizen-y")
+    )
+
+    assert await heard_n(ana, 2) == {("ana", "visible", "c1"), (F, "visible", "c1")}
+
+
+async def test_block_notices_carry_the_case_id_only(
+    pg: Any, schema: str, app_connections: tuple[Any, Any]
+) -> None:
+    conn, _ = app_connections
+    payloads: asyncio.Queue[str] = asyncio.Queue()
+    await conn.add_listener(
+        channel(schema, "agent", "ana"), lambda *args: payloads.put_nowait(args[3])
+    )
+    await commit(pg, schema, case("c1", 1, queue=F, agent="ana", citizen_id="citizen-x"))
+    assert json.loads(await asyncio.wait_for(payloads.get(), TIMEOUT_S))["change"] == "assigned"
+
+    await keep_block(pg, schema, "citizen-x", blocked=True, at=1)
+    await keep_block(pg, schema, "citizen-x", blocked=False, at=2)
+
+    for change in ("hidden", "visible"):
+        payload = json.loads(await asyncio.wait_for(payloads.get(), TIMEOUT_S))
+        assert payload == {"change": change, "schema": schema, "case_id": "c1"}

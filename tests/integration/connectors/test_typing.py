@@ -264,3 +264,35 @@ async def test_a_visitor_typing_reaches_the_agent_holding_the_case_only_while_op
     assert (first.change, first.case_id, first.active) == ("typing", "case-web", True)
     assert (first.kind, first.subject) == ("agent", ANA)
     assert (second.change, second.case_id, second.active) == ("typing", "case-web", False)
+
+
+async def test_a_blocked_citizens_typing_reaches_no_agent(
+    pg: Any, settings: Settings, read_model: str, webchat: WebChatRig
+) -> None:
+    # Blocking (docs/privacy.md): agents see nothing of the citizen's cases, so the
+    # visitor's typing must not tell the agent holding one that it is live.
+    ws, contact_id = await visitor(webchat)
+    await add_case(pg, read_model, "case-web", contact_id)
+    block = (
+        f'INSERT INTO "{read_model}".blocked_citizens'
+        " (citizen_id, blocked, changed_at, event_id, basis, reference)"
+        " VALUES ('citizen-1', $1, now(), $2, 'data_subject_request', 'PROT-1')"
+        " ON CONFLICT (citizen_id) DO UPDATE SET blocked = EXCLUDED.blocked,"
+        " changed_at = EXCLUDED.changed_at, event_id = EXCLUDED.event_id"
+    )
+    await pg.execute(block, True, "block-1")
+    listen = await asyncio.wait_for(connect(settings.postgres), WAIT_S)
+    try:
+        async with listening(listen, read_model, agent_id=ANA) as changes:
+            await send(ws, {"type": "typing", "active": True})  # blocked: nobody is told
+            await send(ws, {"type": "hello"})  # frames of a socket are handled in order
+            assert (await next_frame(ws))["code"] == "unknown_type"
+            await pg.execute(block, False, "unblock-1")
+            await send(ws, {"type": "typing", "active": False})
+            heard = await heard_typing(changes)
+    finally:
+        await listen.close()
+    await ws.close()
+
+    # The first typing the agent hears is the one sent after the unblock.
+    assert (heard.case_id, heard.active) == ("case-web", False)
