@@ -5,7 +5,7 @@
 
 Replays the first `--records` records of one partition of a history topic (made by
 `bench.bench_rebuild --history-only`) exactly as a rebuild worker does
-(`streams.projections.rebuild._replay`: fetch, read, fold in memory, one COPY per table),
+(`streams.projections.rebuild_worker._replay`: fetch, read, fold in memory, one COPY per table),
 into a scratch schema dropped afterwards, and prints wall time and CPU time per record.
 CPU time (`time.process_time`) is the figure to compare between changes: it is what two
 workers share two cores with, and other work on the machine disturbs it least.
@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from streams.projections import migrations
-from streams.projections.rebuild import FETCH, Job, _contract, _replay
+from streams.projections.rebuild_worker import FETCH, Job, _contract, _replay
 from streams.shared.kafka import make_consumer
 from streams.shared.postgres import connect
 from streams.shared.settings import Settings
@@ -49,7 +49,7 @@ async def main(args: argparse.Namespace) -> None:
     )
     await consumer.start()
     if not args.default_gc:
-        gc.set_threshold(100_000, 50, 100)  # as a rebuild worker does (`rebuild._work`)
+        gc.set_threshold(100_000, 50, 100)  # as a rebuild worker does (`rebuild_worker._work`)
     job = Job("cases", args.topic, args.partition, 0, args.records)
     try:
         wall, cpu = time.perf_counter(), time.process_time()

@@ -1,7 +1,7 @@
 """What the web chat does with a visitor's token and frames, whichever way they came (the
 WebSocket or the HTTP fallback): verify and issue tokens, take a message in, report what the
-visitor read, tell the agent the visitor types. The aiohttp handlers (connectors.webchat.app)
-only carry bytes to and from it.
+visitor read, tell the agent the visitor types. The aiohttp handlers (connectors.webchat.app,
+connectors.webchat.file_routes) only carry bytes to and from it.
 
 A visitor's message, in order (connectors.webchat's steps 3-5):
 1. the visitor's message rate (`RateLimiter.take`): limited -> a `rate_limited` error;

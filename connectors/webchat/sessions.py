@@ -19,6 +19,8 @@ A message's files (`files`, one row per file) are kept by reference: the media s
 `storage_ref`, the subject whose key sealed the file there, checksum, size and type, and the
 file's name sealed as the text is. They are what `GET /webchat/files/{attachment_id}` may
 serve a visitor (`file_of`): only a file of a message of one of the visitor's own sessions.
+The `files` table's reads and writes are in connectors.webchat.session_files; the table is
+created here with the others, and its rows written in `record`'s transaction.
 
 Numbering (`record`), in one transaction per message:
 1. lock the session's row (`FOR UPDATE`): messages of one session are numbered one at a time,
@@ -42,7 +44,15 @@ from typing import Any, Final, cast
 
 from connectors.webchat.notices import Notice, channel, payload
 from connectors.webchat.protocol import Sender, ServerMessage
-from schemas.events import Attachment
+from connectors.webchat.session_files import (
+    KeptFile,
+    attachments_of,
+    file_of,
+    file_rows,
+    insert_files,
+    seal_names,
+    unseal_names,
+)
 from schemas.personal import Erased, seal, unseal
 from streams.shared.events import KeySource
 
@@ -126,14 +136,6 @@ class Cause:
     case_id: str | None
 
 
-@dataclass(frozen=True)
-class KeptFile:
-    """A file of a message of a session: where the media store keeps it, under whose key."""
-
-    attachment: Attachment
-    media_subject_id: str
-
-
 class SessionStore:
     """The session tables over an asyncpg pool; text sealed with `keys`."""
 
@@ -211,14 +213,7 @@ class SessionStore:
         await self._keys.ensure([session.subject_id])
         key = self._keys.encryption_key(session.subject_id)
         sealed = seal(key, _field(session.session_id, shown.message_id), shown.text)
-        names = [
-            seal(
-                key,
-                _name_field(session.session_id, shown.message_id, a.attachment_id),
-                a.file_name if isinstance(a.file_name, str) else "arquivo",
-            )
-            for a in shown.attachments
-        ]
+        names = seal_names(key, session.session_id, shown)
         async with self._pool.acquire() as conn, conn.transaction():
             latest = await conn.fetchval(
                 f"SELECT latest_seq FROM {self.schema}.sessions WHERE session_id = $1 FOR UPDATE",
@@ -250,26 +245,13 @@ class SessionStore:
                 cause.case_id if cause else None,
             )
             if shown.attachments:
-                await conn.executemany(
-                    f"INSERT INTO {self.schema}.files (session_id, message_id, position,"
-                    " attachment_id, media_type, size_bytes, sha256, storage_ref,"
-                    " media_subject_id, file_name_sealed)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                    [
-                        (
-                            session.session_id,
-                            shown.message_id,
-                            n,
-                            a.attachment_id,
-                            a.media_type,
-                            a.size_bytes,
-                            a.sha256,
-                            a.storage_ref,
-                            media_subject_id or session.subject_id,
-                            names[n],
-                        )
-                        for n, a in enumerate(shown.attachments)
-                    ],
+                await insert_files(
+                    conn,
+                    self.schema,
+                    session.session_id,
+                    shown,
+                    names,
+                    media_subject_id=media_subject_id or session.subject_id,
                 )
             await conn.execute(
                 f"UPDATE {self.schema}.sessions SET latest_seq = $2, active_at = now()"
@@ -344,24 +326,9 @@ class SessionStore:
 
     async def file_of(self, contact_id: str, attachment_id: str) -> KeptFile | None:
         """The file with this id of a message in one of this contact's sessions (its name
-        unsealed), or None: none such, or its name erased with its citizen."""
-        row = await self._pool.fetchrow(
-            f"SELECT f.*, s.subject_id FROM {self.schema}.files f"
-            f" JOIN {self.schema}.sessions s ON s.session_id = f.session_id"
-            " WHERE s.contact_id = $1 AND f.attachment_id = $2"
-            " ORDER BY s.active_at DESC, f.position LIMIT 1",
-            contact_id,
-            attachment_id,
-        )
-        if row is None:
-            return None
-        await self._keys.load([row["subject_id"]])
-        key = self._keys.decryption_key(row["subject_id"])
-        at = _name_field(row["session_id"], row["message_id"], row["attachment_id"])
-        name = unseal(key, at, row["file_name_sealed"])
-        if isinstance(name, Erased):
-            return None
-        return KeptFile(_attachment(row, name), row["media_subject_id"])
+        unsealed), or None: none such, or its name erased with its citizen
+        (connectors.webchat.session_files)."""
+        return await file_of(self._pool, self._keys, self.schema, contact_id, attachment_id)
 
     async def forget_idle(self, before: datetime) -> int:
         """Delete the sessions (and their messages) not active since `before`."""
@@ -375,22 +342,17 @@ class SessionStore:
             return []
         await self._keys.load([session.subject_id])
         key = self._keys.decryption_key(session.subject_id)
-        files = await self._files(session, [r["message_id"] for r in rows])
+        files = await file_rows(
+            self._pool, self.schema, session.session_id, [r["message_id"] for r in rows]
+        )
         out = []
         for r in rows:
             text = unseal(key, _field(session.session_id, r["message_id"]), r["text_sealed"])
             kept = files.get(r["message_id"], [])
-            names = [
-                unseal(
-                    key,
-                    _name_field(session.session_id, r["message_id"], f["attachment_id"]),
-                    f["file_name_sealed"],
-                )
-                for f in kept
-            ]
+            names = unseal_names(key, session.session_id, r["message_id"], kept)
             if isinstance(text, Erased) or any(isinstance(n, Erased) for n in names):
                 continue
-            attachments = [_attachment(f, str(n)) for f, n in zip(kept, names, strict=True)]
+            attachments = attachments_of(kept, names)
             out.append(
                 ServerMessage(
                     seq=int(r["seq"]),
@@ -404,19 +366,6 @@ class SessionStore:
             )
         return out
 
-    async def _files(self, session: SessionRef, message_ids: list[str]) -> dict[str, list[Any]]:
-        """The file rows of these messages, by message id, in their order."""
-        rows = await self._pool.fetch(
-            f"SELECT * FROM {self.schema}.files WHERE session_id = $1"
-            " AND message_id = ANY($2::text[]) ORDER BY message_id, position",
-            session.session_id,
-            message_ids,
-        )
-        out: dict[str, list[Any]] = {}
-        for row in rows:
-            out.setdefault(row["message_id"], []).append(row)
-        return out
-
 
 _COLUMNS: Final = "seq, message_id, sender, client_message_id, text_sealed, sent_at"
 
@@ -424,22 +373,6 @@ _COLUMNS: Final = "seq, message_id, sender, client_message_id, text_sealed, sent
 def _field(session_id: str, message_id: str) -> str:
     """What a sealed text is bound to: it cannot be moved to another message unnoticed."""
     return f"webchat/{session_id}/{message_id}"
-
-
-def _name_field(session_id: str, message_id: str, attachment_id: str) -> str:
-    """What a sealed file name is bound to: its message and its file."""
-    return f"webchat/{session_id}/{message_id}/{attachment_id}"
-
-
-def _attachment(row: Any, file_name: str) -> Attachment:
-    return Attachment(
-        attachment_id=row["attachment_id"],
-        media_type=row["media_type"],
-        size_bytes=int(row["size_bytes"]),
-        sha256=row["sha256"],
-        storage_ref=row["storage_ref"],
-        file_name=file_name,
-    )
 
 
 def _numbered(shown: ServerMessage, seq: int) -> ServerMessage:

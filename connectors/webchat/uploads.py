@@ -27,7 +27,8 @@ from connectors.common.identity import ContactRef
 from connectors.common.media import MediaStore
 from connectors.webchat.files import attachment_id_for, foreign_field
 from connectors.webchat.protocol import ServerError
-from connectors.webchat.sessions import KeptFile, SessionRef
+from connectors.webchat.session_files import KeptFile
+from connectors.webchat.sessions import SessionRef
 from schemas.events import Attachment
 from streams.shared.events import KeySource
 

@@ -7,7 +7,7 @@ Steps of `deliver`, in order:
 2. the requests (`graph.build_send_requests`, a file still to upload standing in with a
    placeholder id): a message that cannot become one (erased address, text too long) is
    refused with why, and so is a file to upload of a type or size WhatsApp does not take
-   (`graph.check_upload`), before any request;
+   (`graph_upload.check_upload`), before any request;
 3. a single-request message whose wamid the ledger already holds went out before a
    restart: it is reported sent with that wamid and not sent again;
 4. the 24-hour window (`window.decide_send`) from when the contact last wrote (the
@@ -40,16 +40,9 @@ from typing import Any, Final
 from connectors.common.ledger import Ledger
 from connectors.common.media import MediaStore
 from connectors.common.outbound import Outcome, Refused, RetryLater, Sent
-from connectors.whatsapp.graph import (
-    GraphError,
-    Unsendable,
-    UploadForm,
-    build_send_requests,
-    build_upload,
-    check_upload,
-    needs_upload,
-)
+from connectors.whatsapp.graph import GraphError, Unsendable, build_send_requests
 from connectors.whatsapp.graph_client import GraphCallFailed, GraphClient
+from connectors.whatsapp.graph_upload import UploadForm, build_upload, check_upload, needs_upload
 from connectors.whatsapp.mapping import CHANNEL
 from connectors.whatsapp.window import SendRefused, decide_send
 from schemas.events import Attachment, MessageSent

@@ -24,14 +24,13 @@ from connectors.whatsapp.graph import (
     GraphError,
     SendAccepted,
     UnexpectedResponse,
-    UploadForm,
     classify_error,
     media_path,
     media_upload_path,
     messages_path,
     parse_send_response,
-    parse_upload_response,
 )
+from connectors.whatsapp.graph_upload import UploadForm, parse_upload_response
 from streams.shared.settings import Secret
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ acolhe.conversations (a copy in every partition), so the case projection's fold 
 - the live projector (`Projector.step`) runs `redact` after writing the batch's rows, in
   the transaction that writes them and their offsets: the batch's own rows are covered,
   and a batch that commits has applied its erasures;
-- a rebuild's bulk phase collects the citizens (`rebuild.MemoryRows`) and runs `redact`
-  once for each on the fresh schema, after its COPY and before the switch.
+- a rebuild's bulk phase collects the citizens (`rebuild_worker.MemoryRows`) and runs
+  `redact` once for each on the fresh schema, after its COPY and before the switch.
 
 The SQL is `streams.privacy.redaction`'s, the one `acolhe erase` runs: the subjects the
 schema files under the citizen, and the citizen itself. Running it again changes no row, so

@@ -4,8 +4,8 @@ into whole rows and counts.
 A projection folds a batch of (offset, event) pairs, in log order, over the current rows it
 needs, which it asks of a `RowSource`: the live projector's source reads them from Postgres
 inside the batch's transaction (`PostgresRows`); a rebuild's holds every row in memory
-(`streams.projections.rebuild`). Either way the fold returns the rows it changed, whole,
-and the counts to add (`Increment`), and the caller writes them with the offsets.
+(`streams.projections.rebuild_worker`). Either way the fold returns the rows it changed,
+whole, and the counts to add (`Increment`), and the caller writes them with the offsets.
 
 - `CaseProjection`: acolhe.conversations into cases, case_messages and daily_stats, and
   the erasures copied there (`ErasureRequested`) into a `Redaction` of the citizen's

@@ -14,14 +14,16 @@ from connectors.whatsapp.graph import (
     SendAccepted,
     UnexpectedResponse,
     Unsendable,
-    UploadForm,
     build_send_requests,
-    build_upload,
-    check_upload,
     classify_error,
     media_upload_path,
-    needs_upload,
     parse_send_response,
+)
+from connectors.whatsapp.graph_upload import (
+    UploadForm,
+    build_upload,
+    check_upload,
+    needs_upload,
     parse_upload_response,
 )
 from schemas.events import Attachment

@@ -11,13 +11,9 @@ import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient, TestServer
 
-from connectors.whatsapp.graph import (
-    UploadForm,
-    build_send_requests,
-    classify_error,
-    parse_send_response,
-)
+from connectors.whatsapp.graph import build_send_requests, classify_error, parse_send_response
 from connectors.whatsapp.graph_client import GraphCallFailed, GraphClient
+from connectors.whatsapp.graph_upload import UploadForm
 from connectors.whatsapp.mapping import map_webhook
 from connectors.whatsapp.signature import SIGNATURE_HEADER, SignatureOutcome, check_signature
 from streams.shared.settings import Secret
