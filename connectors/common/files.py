@@ -1,5 +1,6 @@
 """What every connector that takes a file checks of its name and declared type, before a
-byte of it is read: the gateway (an agent's file) and the web chat (a visitor's).
+byte of it is read, and the descriptor it answers with: the gateway (an agent's file) and
+the web chat (a visitor's).
 
 Pure: no I/O.
 """
@@ -7,7 +8,9 @@ Pure: no I/O.
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Any, Final
+
+from schemas.events import Attachment
 
 MAX_FILE_NAME_CHARS: Final = 255
 _MEDIA_TYPE: Final = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
@@ -32,3 +35,15 @@ def media_type_of(declared: str | None) -> str | None:
     if not _MEDIA_TYPE.fullmatch(bare) or bare.startswith(("multipart/", "message/")):
         return None
     return bare
+
+
+def descriptor(attachment: Attachment) -> dict[str, Any]:
+    """What an upload answers, and what a reply or a message names the file by."""
+    return {
+        "attachment_id": attachment.attachment_id,
+        "sha256": attachment.sha256,
+        "size_bytes": attachment.size_bytes,
+        "media_type": attachment.media_type,
+        "file_name": attachment.file_name,
+        "storage_ref": attachment.storage_ref,
+    }

@@ -19,7 +19,7 @@ Pure: must not depend on aiohttp, Kafka, Postgres or the media store's I/O.
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from typing import Final
 
 from connectors.common import files
 from schemas.envelope import derive_event_id
@@ -51,16 +51,7 @@ def file_name_problem(name: object) -> str | None:
 normalized_media_type = files.media_type_of
 
 
-def descriptor(attachment: Attachment) -> dict[str, Any]:
-    """What the upload answers, and what a reply's `attachments` carry back."""
-    return {
-        "attachment_id": attachment.attachment_id,
-        "sha256": attachment.sha256,
-        "size_bytes": attachment.size_bytes,
-        "media_type": attachment.media_type,
-        "file_name": attachment.file_name,
-        "storage_ref": attachment.storage_ref,
-    }
+descriptor = files.descriptor
 
 
 def read_attachments(

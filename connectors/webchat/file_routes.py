@@ -24,6 +24,7 @@ import logging
 
 from aiohttp import web
 
+from connectors.common.files import descriptor
 from connectors.common.http import read_body, refusal, too_many
 from connectors.common.media import MediaTooLarge
 from connectors.webchat.files import (
@@ -31,7 +32,6 @@ from connectors.webchat.files import (
     check_upload_body,
     check_upload_header,
     content_disposition,
-    descriptor,
 )
 from connectors.webchat.http_common import CHAT, _bearer, _cors, _error_response, _origin
 from connectors.webchat.origins import OriginAllowed

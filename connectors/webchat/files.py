@@ -153,18 +153,6 @@ def content_matches(media_type: str, content: bytes) -> bool:
     return bool(recognizes and recognizes(content[:1024]))
 
 
-def descriptor(attachment: Attachment) -> dict[str, object]:
-    """What the upload answers, and what a `message` frame carries back."""
-    return {
-        "attachment_id": attachment.attachment_id,
-        "sha256": attachment.sha256,
-        "size_bytes": attachment.size_bytes,
-        "media_type": attachment.media_type,
-        "file_name": attachment.file_name,
-        "storage_ref": attachment.storage_ref,
-    }
-
-
 def read_descriptor(item: object, at: str) -> Attachment | tuple[str, str]:
     """The attachment a frame's descriptor names, or its first problem: (field, rule). The
     form only: whose it is, `foreign_field`; whether it is stored, the shell."""

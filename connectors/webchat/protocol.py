@@ -39,7 +39,8 @@ from typing import Any, Final, Literal
 
 import orjson
 
-from connectors.webchat.files import MAX_ATTACHMENTS, descriptor, read_descriptor
+from connectors.common.files import descriptor
+from connectors.webchat.files import MAX_ATTACHMENTS, read_descriptor
 from connectors.webchat.limits import DEFAULT_MAX_MESSAGE_BYTES, check_message_text
 from schemas.events import Attachment
 

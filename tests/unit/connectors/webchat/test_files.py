@@ -9,6 +9,7 @@ import hashlib
 
 import pytest
 
+from connectors.common.files import descriptor
 from connectors.common.media import storage_ref
 from connectors.webchat.files import (
     DEFAULT_FILE_TYPES,
@@ -18,7 +19,6 @@ from connectors.webchat.files import (
     check_upload_header,
     content_disposition,
     content_matches,
-    descriptor,
     foreign_field,
     read_descriptor,
 )
