@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from streams.cli import access, demo, doctor, projections, run, sla, stack
+from streams.cli import access, deadletters, demo, doctor, projections, run, sla, stack
 from streams.cli import export as export_cmd
 from streams.cli import privacy as privacy_cmd
 from streams.cli import schemas as schemas_cmd
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     access.register(sub)
     privacy_cmd.register(sub)
     export_cmd.register(sub)
+    deadletters.register(sub)
     settings = sub.add_parser("settings", help="print the settings in force (secrets masked)")
     settings.set_defaults(handler=_print_settings)
     return parser
