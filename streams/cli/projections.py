@@ -2,7 +2,8 @@
 
 `run cases | agents | sla_clocks` projects one topic of the log into its tables until SIGTERM or
 SIGINT (the schema migrated first; every batch commits its rows with its offsets, so a stop
-at any moment loses nothing).
+at any moment loses nothing), serving Prometheus `/metrics` and `/healthz` on
+ACOLHE_METRICS_PORT when it is set (docs/read-model.md, "Metrics").
 
 `rebuild` replays the whole log into a fresh schema with one worker process per core, catches
 up, and switches it in atomically, with a progress bar (rate and time left) on stderr; see
@@ -87,6 +88,7 @@ async def _serve(settings: Settings, name: str, schema: str) -> None:
     from schemas.catalog import TOPICS
     from streams.projections.folds import projections
     from streams.projections.projector import Projector
+    from streams.shared import metrics
     from streams.shared.contract import Contract
     from streams.shared.kafka import TopicSpec, ensure_topics
 
@@ -99,12 +101,15 @@ async def _serve(settings: Settings, name: str, schema: str) -> None:
         loop.add_signal_handler(sig, stop.set)
     contract = await Contract.open(settings)
     projector = Projector(settings, contract, projection, schema=schema)
-    await projector.start()
     try:
-        while not stop.is_set():
-            await projector.step(timeout_ms=500)
+        async with metrics.served(settings.metrics_port):
+            await projector.start()
+            try:
+                while not stop.is_set():
+                    await projector.step(timeout_ms=500)
+            finally:
+                await projector.stop()
     finally:
-        await projector.stop()
         await contract.close()
 
 

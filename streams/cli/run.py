@@ -7,6 +7,10 @@ of each MessageSent the connectors deliver, and `acolhe.deadletter`, where a con
 aside what it refuses), declared if missing.
 SIGTERM or SIGINT stops the service cleanly: the processor checkpoints its state and
 offsets before it exits.
+
+The processors and the timer serve Prometheus `/metrics` and `/healthz` on
+ACOLHE_METRICS_PORT when it is set (streams.shared.metrics; docs/processing.md, "Metrics");
+the connectors serve theirs on their own HTTP face.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 from schemas.catalog import BY_NAME, TOPICS
 from streams.shared import loop as event_loop
+from streams.shared import metrics
 from streams.shared.kafka import TopicSpec, ensure_topics, make_producer
 from streams.shared.logs import configure_logging
 from streams.shared.settings import Settings
@@ -79,9 +84,11 @@ async def _serve(settings: Settings, service: str, tick: timedelta) -> None:
             module = importlib.import_module(f"connectors.{service}.service")
             await module.serve(settings, contract, stop)
         elif service == "timer":
-            await _timer(settings, contract, tick, stop)
+            async with metrics.served(settings.metrics_port):
+                await _timer(settings, contract, tick, stop)
         else:
-            await _processor(settings, contract, service, stop)
+            async with metrics.served(settings.metrics_port):
+                await _processor(settings, contract, service, stop)
     finally:
         await contract.close()
     log.info("stopped", extra={"service": service})
@@ -100,6 +107,7 @@ async def _processor(settings: Settings, contract: Any, service: str, stop: asyn
             input_topic=CONVERSATIONS,
             routes=BY_NAME,
             group_id="acolhe.conversation",
+            name=service,
         )
     elif service == "sla":
         from streams.sla.processor import SlaCore
@@ -113,6 +121,7 @@ async def _processor(settings: Settings, contract: Any, service: str, stop: asyn
             input_topic=CONVERSATIONS,
             routes=BY_NAME,
             group_id="acolhe.sla",
+            name=service,
         )
     else:
         from streams.routing.processor import ROUTER_SNAPSHOT_BYTES, RoutingCore
@@ -125,6 +134,7 @@ async def _processor(settings: Settings, contract: Any, service: str, stop: asyn
             routes=BY_NAME,
             group_id="acolhe.router",
             max_snapshot_bytes=ROUTER_SNAPSHOT_BYTES,
+            name=service,
         )
     await proc.start()
     log.info("started", extra={"service": service, "topic": proc.input_topic})

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,7 @@ from streams.projections.writer import Position, locked_positions, stored_positi
 from streams.shared.contract import Contract
 from streams.shared.events import DEAD_LETTER_TOPIC, Rejected, TopicRoute, dead_letter
 from streams.shared.kafka import make_consumer, make_producer
+from streams.shared.metrics import ProjectorMetrics
 from streams.shared.postgres import connect
 from streams.shared.settings import Settings
 
@@ -96,6 +98,7 @@ class Projector:
         self.group_id = group_id or f"acolhe.projector.{self.name}"
         self.max_records = max_records
         self.stats = ProjectorStats()
+        self.metrics = ProjectorMetrics(self.name, self.topic)
         self._conn: Any = None
         self._consumer: Any = None
         self._producer: Any = None
@@ -121,6 +124,7 @@ class Projector:
             await self._producer.stop()
         if self._conn is not None:
             await self._conn.close()
+        self.metrics.close()
 
     async def seek(self, assigned: list[TopicPartition]) -> None:
         async with self._db:
@@ -141,8 +145,11 @@ class Projector:
         """Project one batch (steps 1-7 of the module docstring); returns how many records
         it read (a record read again after a rebalance counts again; a dropped batch 0)."""
         batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=self.max_records)
+        await self.metrics.lag.refresh(self._consumer)
         if not batches:
             return 0
+        began = time.perf_counter()
+        self.metrics.freshness.consumed()
         starts: dict[int, int] = {}
         positions: list[Position] = []
         events: list[tuple[int, Any]] = []
@@ -192,6 +199,7 @@ class Projector:
         self.stats.records += count
         self.stats.rows += len(changes)
         self.stats.batches += 1
+        self.metrics.batch(count, (c.table for c in changes), time.perf_counter() - began)
         return count
 
     async def _rewind(
@@ -200,6 +208,7 @@ class Projector:
         """Drop a batch that does not start at the stored positions: every partition of it
         goes back to where the rows say it is (the transaction writes nothing)."""
         self.stats.moved += 1
+        self.metrics.rewound()
         # Expected after a rebalance whose callback seeked while a batch was in flight, and
         # after a rebuild's switch: information, not a fault.
         log.info(
@@ -216,6 +225,7 @@ class Projector:
         if not rejected:
             return
         self.stats.rejected += len(rejected)
+        self.metrics.dead_lettered(type(item.error).__name__ for item in rejected)
         for item in rejected:
             log.warning(
                 "record dead-lettered: not an event",

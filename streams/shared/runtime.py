@@ -36,6 +36,9 @@ at the next checkpoint, so the compacted topic lets the clear copy go.
 An input the core refuses as bad (a `BadInput` it raises, such as an event keyed to the
 wrong contact) is dead-lettered with the reason like an undecodable record; the key's state
 stays as it was and the batch goes on.
+
+Metrics (streams.shared.metrics): counted once per batch after step 4, the lag read again
+at most once a second, the checkpoint's age set back to 0 at the end of step 5.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ from streams.shared.events import (
     dead_letter,
 )
 from streams.shared.kafka import TopicSpec, ensure_topics, make_consumer, make_producer
+from streams.shared.metrics import ProcessorMetrics
 from streams.shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -117,8 +121,11 @@ class Processor(Generic[S]):
         max_records: int = 2000,
         max_snapshot_bytes: int = 1024 * 1024,
         checkpoint_interval_s: float = 1.0,
+        name: str | None = None,
     ) -> None:
         self.core = core
+        # The processor's name in its metrics (`acolhe run NAME`): bounded, unlike a group.
+        self.name = name or core.name.rsplit(".", 1)[-1]
         self.contract = contract
         self.kafka = kafka
         self.input_topic = input_topic
@@ -158,6 +165,7 @@ class Processor(Generic[S]):
         ):
             raise TypeError(f"{core.name}: a partition's context must hold no personal value")
         self.stats = Stats()
+        self.metrics = ProcessorMetrics(self.name, input_topic)
         self.source = f"/acolhe/{core.name}"
         self._source_bytes = self.source.encode()
         self._reads = reads_of(core)
@@ -212,6 +220,7 @@ class Processor(Generic[S]):
             await self._consumer.stop()
         if self._producer is not None:
             await self._producer.stop()
+        self.metrics.close()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -222,12 +231,14 @@ class Processor(Generic[S]):
     async def step(self, *, timeout_ms: int = 200) -> int:
         """Process one batch; returns how many input records it consumed."""
         batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=self.max_records)
+        await self.metrics.lag.refresh(self._consumer)
         if not batches:
             # A quiet stream still checkpoints what it did, or its offsets would wait forever.
             if self._uncommitted and self._checkpoint_due():
                 await self.checkpoint()
             return 0
         began = time.perf_counter()
+        self.metrics.freshness.consumed()
         outputs: list[tuple[str, Mapping[str, Any]]] = []
         changed: dict[tuple[int, str], S | None] = {}
         dead: list[tuple[str, Mapping[str, Any]]] = []
@@ -260,7 +271,9 @@ class Processor(Generic[S]):
         self.stats.outputs += len(outputs)
         self.stats.dead_lettered += len(dead)
         self.stats.batches += 1
-        self.stats.busy_s += time.perf_counter() - began
+        busy = time.perf_counter() - began
+        self.stats.busy_s += busy
+        self.metrics.batch(consumed, outputs, dead, busy)
         return consumed
 
     def _wanted(self, message: Any) -> bool:
@@ -424,6 +437,7 @@ class Processor(Generic[S]):
         self._dirty_contexts.clear()
         self._uncommitted.clear()
         self._last_checkpoint = time.monotonic()
+        self.metrics.freshness.committed()
 
     async def _snapshots(self) -> dict[tuple[int, str], bytes | None]:
         """The states changed since the last checkpoint, as snapshots (None: a tombstone),

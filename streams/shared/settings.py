@@ -26,6 +26,9 @@ DEFAULT_KAFKA_PORT = 19092
 DEFAULT_CONTROLLER_PORT = 19093
 DEFAULT_POSTGRES_PORT = 15432
 DEFAULT_DATABASE = "acolhe"
+METRICS_OFF = 0
+"""ACOLHE_METRICS_PORT's default: several processes on one machine would clash on any one
+port, so each is given its own (the deployments give every container 9400)."""
 
 
 class Secret:
@@ -156,6 +159,8 @@ class Settings:
     contract: ContractSettings = field(default_factory=ContractSettings)
     export: ExportSettings = field(default_factory=ExportSettings)
     log_format: Literal["json", "text"] = "json"
+    metrics_port: int = METRICS_OFF
+    """Where a processor or projector serves /metrics and /healthz; 0: nowhere."""
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -254,6 +259,7 @@ class Settings:
             contract=contract,
             export=export,
             log_format=log_format,
+            metrics_port=_metrics_port(env, "ACOLHE_METRICS_PORT"),
             env=env,
         )
 
@@ -282,6 +288,7 @@ class Settings:
             "contract.master_key": "***" if self.contract.master_key else None,
             "export.pseudonym_key": "***" if self.export.pseudonym_key else None,
             "export.authorized_keys": len(self.export.authorized_key_sha256),
+            "metrics.port": self.metrics_port or None,
         }
 
     def master_key(self) -> bytes:
@@ -390,6 +397,21 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
         port = -1
     if not 1 <= port <= 65535:
         raise ConfigurationError(f"{name}={raw!r} is not a TCP port; use a number from 1 to 65535")
+    return port
+
+
+def _metrics_port(env: Mapping[str, str], name: str) -> int:
+    raw = env.get(name)
+    if not raw:
+        return METRICS_OFF
+    try:
+        port = int(raw)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise ConfigurationError(
+            f"{name}={raw!r} is not a TCP port; use a number from 1 to 65535, or 0 for none"
+        )
     return port
 
 
