@@ -1,16 +1,20 @@
-"""Prometheus metrics of the processors and projectors, and the HTTP face that serves them.
+"""Prometheus metrics of the processors, the projectors and the timer, and the HTTP face
+that serves them.
 
 For operators: urgent cases must reach a professional fast, so a worker falling behind
-(lag), stuck before its commit (checkpoint age), setting inputs aside (dead letters) or an
-urgent clock breaching must show at once (deploy/prometheus/acolhe-rules.yml alerts on
-them). The metrics live in prometheus-client's default registry, as the connectors' do
-(connectors.common.http), and are served on `/metrics`, with `/healthz`, by a small aiohttp
-application on the service's own event loop (`served`), so the values computed when
-scraped read the worker's state without a lock.
+(lag), stuck before its commit (checkpoint age), setting inputs aside (dead letters), an
+urgent clock breaching, or the timer no longer ticking (then no clock can breach) must show
+at once (deploy/prometheus/acolhe-rules.yml alerts on them). The metrics live in
+prometheus-client's default registry, as the connectors' do (connectors.common.http), and
+are served on `/metrics`, with `/healthz`, by a small aiohttp application on the service's
+own event loop (`served`), so the values computed when scraped read the worker's state
+without a lock.
 
 Labels are bounded: a processor's or projector's name, a topic and partition, an event
 type, an error type, a table, and the SLA clocks' queue, metric and priority (queues are
-configuration). Never an id of a case, contact or citizen.
+configuration). Never an id of a case, contact or citizen. Every acolhe process shares this
+registry, so a metric only one kind of process can tell has a label and no series until
+that process sets one: an unlabelled gauge would show 0 in every other process.
 
 Cost: counters are added once per batch (`collections.Counter` over the batch, then one
 `inc` per label set), children are looked up once and kept; the lag is read from the
@@ -292,6 +296,40 @@ class ProjectorMetrics:
         self.lag.clear()
         with contextlib.suppress(KeyError):
             PROJECTOR_COMMIT_AGE.remove(self.name)
+
+
+# -- the timer (streams.timer.service) --------------------------------------------------------
+
+TIMER_TICKS = Counter(
+    "acolhe_timer_ticks_total",
+    "Tick records the broker acknowledged, one per partition of each broadcast, by topic.",
+    ["topic"],
+)
+TIMER_LAST_TICK = Gauge(
+    "acolhe_timer_last_tick_timestamp_seconds",
+    "Unix time at which the broker acknowledged the last tick broadcast (every partition of "
+    "it), by topic; no series before the first.",
+    ["topic"],
+)
+
+
+class TimerMetrics:
+    """The timer's metrics: `acknowledged` once per broadcast, when the broker has
+    acknowledged every record of it (a broadcast that fails counts nothing)."""
+
+    def __init__(self, partitions: Mapping[str, Sequence[int]]) -> None:
+        self._ticks = [(TIMER_TICKS.labels(t), len(parts)) for t, parts in partitions.items()]
+        self._topics = list(partitions)
+        self._last: list[Any] = []  # created at the first acknowledgement, not before
+
+    def acknowledged(self) -> None:
+        now = time.time()
+        for child, n in self._ticks:
+            child.inc(n)
+        if not self._last:
+            self._last = [TIMER_LAST_TICK.labels(t) for t in self._topics]
+        for child in self._last:
+            child.set(now)
 
 
 # -- the HTTP face ----------------------------------------------------------------------------

@@ -5,7 +5,8 @@ Steps of one beat, in order:
 1. read the wall clock (the only place acolhe does, for decisions);
 2. if a new interval has begun, make its tick (id and sequence derived from its time);
 3. send it to every partition of every configured topic and wait for all acknowledgements;
-4. sleep until the next interval boundary.
+4. count the broadcast in the metrics (streams.shared.metrics), only once it is all acknowledged;
+5. sleep until the next interval boundary.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from schemas.codec import Codec
 from schemas.envelope import cloudevent_headers
+from streams.shared.metrics import TimerMetrics
 from streams.timer.ticks import due, make_tick, tick_at
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ class Timer:
         self._source = source
         self._clock = clock
         self.last_sent: int | None = None
+        self.metrics = TimerMetrics(partitions)
 
     async def beat(self) -> int | None:
         """Send the tick that is due, if any; returns its sequence."""
@@ -66,6 +69,7 @@ class Timer:
             for p in parts
         ]
         await asyncio.gather(*pending)
+        self.metrics.acknowledged()
         self.last_sent = sequence
         return sequence
 

@@ -1,15 +1,18 @@
-"""What an operator scrapes from a processor and a projector on the real broker and database:
-the records consumed, the events emitted by type, the SLA clocks breached by priority, the
-lag of each partition falling to 0 once caught up, and a record that is no event counted as
-dead-lettered; the metrics are served over HTTP on the port given, and the series that only
-a running worker can tell (its lag, its checkpoint's age) go when it stops."""
+"""What an operator scrapes from a processor, a projector and the timer on the real broker
+and database: the records consumed, the events emitted by type, the SLA clocks breached by
+priority, the lag of each partition falling to 0 once caught up, a record that is no event
+counted as dead-lettered, and the ticks the broker acknowledged and when the last was; the
+metrics are served over HTTP on the port given, and the series that only a running worker
+can tell (its lag, its checkpoint's age) go when it stops."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -17,6 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.workloads import office_day
+from schemas.codec import Codec, SchemaSet
 from schemas.events import EVENT_TYPES
 from streams.conversation.processor import ConversationCore
 from streams.projections.folds import CaseProjection
@@ -29,6 +33,7 @@ from streams.shared.metrics import served
 from streams.shared.runtime import Processor
 from streams.shared.settings import Settings
 from streams.sla.processor import SlaCore
+from streams.timer.service import Timer
 from tests.integration.projecting import ends, project, publish
 from tests.integration.test_conversation_processor import URGENT, message
 from tests.integration.test_conversation_processor import publish as publish_messages
@@ -342,3 +347,53 @@ async def test_health_is_answered_where_the_metrics_are(metrics_url: str) -> Non
     async with aiohttp.ClientSession() as http, http.get(f"{metrics_url}/healthz") as response:
         assert response.status == 200
         assert await response.json() == {"status": "ok"}
+
+
+async def test_the_timer_serves_the_ticks_the_broker_acknowledged_and_when_the_last_was(
+    settings: Settings, topic: str, out_topic: str, metrics_url: str
+) -> None:
+    # As `acolhe run timer` ticks: every partition of one topic, one partition of another
+    # (acolhe.routing's 0), here every 100 ms.
+    partitions = {topic: range(6), out_topic: [0]}
+    ticks = "acolhe_timer_ticks_total"
+    last = "acolhe_timer_last_tick_timestamp_seconds"
+    before = await scrape(metrics_url)
+    assert not series(before, last, topic=topic)  # no tick yet: no time of one either
+    started = time.time()
+    producer = make_producer(settings.kafka)
+    await producer.start()
+    stop = asyncio.Event()
+    try:
+        timer = Timer(
+            producer,
+            Codec(SchemaSet.from_dirs()),
+            partitions,
+            interval=timedelta(milliseconds=100),
+        )
+        running = asyncio.create_task(timer.run(stop))
+
+        async def ticked_thrice() -> bool:
+            return (await ends(settings, out_topic))[(out_topic, 0)] >= 3
+
+        await step_until(lambda: asyncio.sleep(0.05), ticked_thrice)
+        stop.set()
+        await asyncio.wait_for(running, TIMEOUT_S)
+    finally:
+        stop.set()
+        await producer.stop()
+    samples = await scrape(metrics_url)
+    scraped = time.time()
+
+    # One per record the topics now hold, each broadcast in every partition it was sent to.
+    written = {**await ends(settings, topic), **await ends(settings, out_topic)}
+    broadcasts = written[(out_topic, 0)]
+    assert broadcasts >= 3
+    assert {tp: n for tp, n in written.items() if n} == {
+        **{(topic, p): broadcasts for p in range(6)},
+        (out_topic, 0): broadcasts,
+    }
+    assert value(samples, ticks, topic=topic) == 6 * broadcasts
+    assert value(samples, ticks, topic=out_topic) == broadcasts
+    # The wall-clock time of the last acknowledgement: during this test, for both topics.
+    for name in (topic, out_topic):
+        assert started <= value(samples, last, topic=name) <= scraped

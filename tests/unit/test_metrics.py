@@ -1,30 +1,36 @@
-"""The processors' and projectors' metrics, where they are served, and the alerts on them:
-counted once per batch with bounded labels, served on the port the settings give (none by
-default), declared where the deployments scrape them, and the alerting rules name only
-metrics and labels the code defines, so the rules cannot drift from the code."""
+"""The processors', projectors' and timer's metrics, where they are served, and the alerts on
+them: counted once per batch (the timer's once per acknowledged broadcast) with bounded
+labels, served on the port the settings give (none by default), declared where the
+deployments scrape them, and the alerting rules name only metrics and labels the code
+defines, so the rules cannot drift from the code."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import socket
+import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, get_args
 
 import aiohttp
 import pytest
 import yaml
+from aiokafka.errors import KafkaTimeoutError
 from prometheus_client import REGISTRY
 from prometheus_client.metrics import MetricWrapperBase
 
 import connectors.common.http
+from schemas.codec import Codec, SchemaSet
 from schemas.events import EVENT_TYPES, Priority, SlaMetric
 from streams.cli import projections as projections_cmd
 from streams.cli import run as run_cmd
 from streams.shared import metrics
 from streams.shared.errors import ConfigurationError
 from streams.shared.settings import Settings
+from streams.timer.service import Timer
 from tests.unit.test_deploy_files import APP_FILE, DEPLOY, REPO
 
 RULES = DEPLOY / "prometheus" / "acolhe-rules.yml"
@@ -86,7 +92,8 @@ def test_every_alert_names_only_metrics_and_labels_the_code_defines() -> None:
             for label, _, wanted in _MATCHER.findall(matchers):
                 assert label in known[name], f"{rule['alert']}: {name} has no label {label}"
                 assert_real(label, wanted, rule["alert"])
-    # What the brief of these alerts promises: lag, checkpoints, dead letters, SLA, 5xx.
+    # What the brief of these alerts promises: lag, checkpoints, dead letters, SLA, 5xx,
+    # the timer's ticks.
     for name in (
         "acolhe_processor_consumer_lag",
         "acolhe_processor_checkpoint_age_seconds",
@@ -94,6 +101,7 @@ def test_every_alert_names_only_metrics_and_labels_the_code_defines() -> None:
         "acolhe_projector_consumer_lag",
         "acolhe_sla_events_total",
         "acolhe_connector_requests_total",
+        "acolhe_timer_last_tick_timestamp_seconds",
     ):
         assert name in named
 
@@ -166,6 +174,54 @@ def test_the_checkpoint_age_counts_only_while_consumed_inputs_wait() -> None:
     assert sample(age, processor=name) == 0
     m.close()
     assert REGISTRY.get_sample_value(age, {"processor": name}) is None
+
+
+class Broker:
+    """Acknowledges every record sent to it but those of the partition `failing` names."""
+
+    def __init__(self) -> None:
+        self.failing: tuple[str, int] | None = None
+
+    async def send(self, topic: str, *, partition: int, **record: Any) -> asyncio.Future[None]:
+        ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if (topic, partition) == self.failing:
+            ack.set_exception(KafkaTimeoutError())
+        else:
+            ack.set_result(None)
+        return ack
+
+
+async def test_the_timer_counts_a_broadcast_once_every_partition_of_it_is_acknowledged() -> None:
+    run = uuid.uuid4().hex[:6]
+    conversations, routing = f"unit.conversations.{run}", f"unit.routing.{run}"
+    now = [datetime(2026, 11, 28, 12, 0, 0, 500_000, tzinfo=UTC)]
+    broker = Broker()
+    timer = Timer(
+        broker,
+        Codec(SchemaSet.from_dirs()),
+        {conversations: range(12), routing: [0]},
+        clock=lambda: now[0],
+    )
+    ticks, last = "acolhe_timer_ticks_total", "acolhe_timer_last_tick_timestamp_seconds"
+
+    broker.failing = (conversations, 7)
+    with pytest.raises(KafkaTimeoutError):
+        await timer.beat()
+    # Not acknowledged everywhere: not counted, and no time of a last tick, which an
+    # unlabelled gauge would show (as 0) in every process, the processors' too.
+    assert sample(ticks, topic=conversations) == sample(ticks, topic=routing) == 0
+    assert REGISTRY.get_sample_value(last, {"topic": conversations}) is None
+
+    broker.failing = None
+    before = time.time()
+    await timer.beat()  # the same tick again (downstream drops the copies by their id)
+    now[0] += timedelta(seconds=1)
+    await timer.beat()
+
+    assert sample(ticks, topic=conversations) == 2 * 12
+    assert sample(ticks, topic=routing) == 2
+    for topic in (conversations, routing):
+        assert before <= sample(last, topic=topic) <= time.time()
 
 
 # -- served where the settings say ------------------------------------------------------------
