@@ -14,8 +14,9 @@ A request's steps, in order (each refusal in the connectors' JSON shape, connect
 4. shape it for the pure layer: the path's case_id goes in (a body naming another -> a
    problem), and for reply and transfer `subject_id` is the gateway's to fill (a body
    naming one -> a problem); then `commands.command_from_request` -> 400 with every problem;
-5. reply and transfer: look the case up in the read model -> 404 unknown, 409 when the
-   body's contact is not the case's; its citizen becomes the command's subject_id, whose
+5. reply and transfer: look the case up in the read model -> 404 unknown, 403 when its
+   citizen is blocked (connectors.gateway.refusals), 409 when the body's contact is not
+   the case's; its citizen becomes the command's subject_id, whose
    data key seals the personal fields (a reply's text or template parameters, a
    transfer's note) when step 7 publishes;
 6. remember the Idempotency-Key with the request's fingerprint -> 422 when the key was used
@@ -53,6 +54,7 @@ from connectors.common.http import (
 )
 from connectors.common.inbound import Inbound
 from connectors.common.media import storage_ref
+from connectors.gateway import refusals as case_refusals
 from connectors.gateway.auth import AgentClaims, AuthRefused, authenticate
 from connectors.gateway.commands import (
     MAX_BODY_BYTES,
@@ -284,12 +286,9 @@ class Gateway:
         """Step 5: the command sealed under its case's citizen, or why not."""
         case = await _available(self.cases.find(command.case_id))
         if case is None:
-            return refusal(
-                404,
-                "unknown_case",
-                f"case {command.case_id} is not in the read model: check the id (a case opened "
-                "a moment ago may not be there yet: retry shortly)",
-            )
+            return case_refusals.unknown_case(command.case_id)
+        if case.is_blocked:
+            return case_refusals.citizen_blocked(command.case_id)
         if case.contact_id != command.contact_id:
             return refusal(
                 409,

@@ -6,7 +6,8 @@ no Idempotency-Key; it travels by PostgreSQL NOTIFY on the web chat's channel
 (connectors.webchat.notices), which every web chat replica LISTENs on. Steps of `show`,
 after the gateway's own (authentication, rate limit, JSON body: connectors.gateway.app,
 steps 1-3) and `typing_from_body` (400 with the problems), in order:
-1. look the case up in the read model -> 404 `unknown_case`;
+1. look the case up in the read model -> 404 `unknown_case`; its citizen blocked -> 403
+   `citizen_blocked`;
 2. the case must be held by the token's agent (as the processors require of a reply) ->
    403 `not_your_case`: an agent cannot make a colleague's case show typing;
 3. the case's channel must be the web chat (WhatsApp and email show no typing from here)
@@ -25,6 +26,7 @@ from typing import Final
 from aiohttp import web
 
 from connectors.common.http import refusal
+from connectors.gateway import refusals
 from connectors.gateway.commands import Problem, json_object
 from connectors.gateway.store import CaseDirectory, WebChatSessions
 from connectors.webchat.mapping import CHANNEL as WEB_CHAT
@@ -59,12 +61,9 @@ class TypingIndicator:
     async def show(self, agent_id: str, case_id: str, active: bool) -> web.Response:
         case = await self._cases.find(case_id)
         if case is None:
-            return refusal(
-                404,
-                "unknown_case",
-                f"case {case_id} is not in the read model: check the id (a case opened "
-                "a moment ago may not be there yet: retry shortly)",
-            )
+            return refusals.unknown_case(case_id)
+        if case.is_blocked:
+            return refusals.citizen_blocked(case_id)
         if case.agent_id != agent_id:
             return refusal(
                 403,

@@ -77,7 +77,9 @@ WHERE agent_id = $1 AND idempotency_key = $2 AND accepted_at IS NULL
 """
 _FORGET: Final = "DELETE FROM {schema}.gateway_idempotency_keys WHERE expires_at <= $1"
 _CASE: Final = (
-    "SELECT contact_id, citizen_id, channel, agent_id FROM {schema}.cases WHERE case_id = $1"
+    "SELECT contact_id, citizen_id, channel, agent_id,"
+    " {schema}.is_citizen_blocked(citizen_id) AS is_blocked"
+    " FROM {schema}.cases WHERE case_id = $1"
 )
 _LATEST_SESSION: Final = (
     "SELECT session_id FROM {schema}.sessions WHERE contact_id = $1 ORDER BY active_at DESC LIMIT 1"
@@ -93,6 +95,8 @@ class CaseRef:
     channel: str
     agent_id: str | None
     """Who holds the case now; None while it waits."""
+    is_blocked: bool = False
+    """Whether its citizen is blocked (blocked_citizens, migration 0004/0005)."""
 
 
 class KeyState(enum.Enum):
@@ -138,7 +142,12 @@ class CaseDirectory:
         if row is None:
             return None
         return CaseRef(
-            case_id, row["contact_id"], row["citizen_id"], row["channel"], row["agent_id"]
+            case_id,
+            row["contact_id"],
+            row["citizen_id"],
+            row["channel"],
+            row["agent_id"],
+            row["is_blocked"],
         )
 
 

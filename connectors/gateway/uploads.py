@@ -6,7 +6,8 @@ Steps of `take`, after the gateway authenticated the agent and took from their r
 1. the request: the `name` query parameter (a file name, no path) and the Content-Type (the
    file's media type) -> 400 with every problem; a declared body above the limit -> 413
    before a byte is read; the body read up to the limit -> 413; empty -> 400;
-2. the case in the read model -> 404 `unknown_case`;
+2. the case in the read model -> 404 `unknown_case`; its citizen blocked -> 403
+   `citizen_blocked` (connectors.gateway.refusals);
 3. the citizen's data key (made if missing, as the reply's would be) -> 410 when the
    citizen was erased;
 4. the file sealed into the media store (idempotent: the same bytes for the same citizen
@@ -26,6 +27,7 @@ from aiohttp import web
 
 from connectors.common.http import read_body, refusal
 from connectors.common.media import MediaStore, MediaTooLarge
+from connectors.gateway import refusals
 from connectors.gateway.commands import Problem
 from connectors.gateway.files import (
     attachment_id_for,
@@ -58,12 +60,9 @@ class FileIntake:
         case_id = request.match_info["case_id"]
         case = await self.cases.find(case_id)
         if case is None:
-            return refusal(
-                404,
-                "unknown_case",
-                f"case {case_id} is not in the read model: check the id (a case opened a "
-                "moment ago may not be there yet: retry shortly)",
-            )
+            return refusals.unknown_case(case_id)
+        if case.is_blocked:
+            return refusals.citizen_blocked(case_id)
         try:
             await self.keys.ensure([case.citizen_id])
             key = self.keys.encryption_key(case.citizen_id)

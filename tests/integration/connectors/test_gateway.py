@@ -713,3 +713,37 @@ async def test_a_bad_upload_is_refused_in_the_common_shape_and_nothing_is_stored
     assert nothing_stored == []
     assert (erased.status, erased_answer["error"]["code"]) == (410, "citizen_erased")
     assert recorded == []
+
+
+async def test_nothing_is_sent_for_a_blocked_citizen_403(
+    start: Start, read_model: str, pg: Any
+) -> None:
+    # Blocking suspends processing (docs/privacy.md): agents see none of the citizen's
+    # cases, and the gateway takes no reply, transfer, file or typing for them.
+    await pg.execute(
+        f'INSERT INTO "{read_model}".blocked_citizens'
+        " (citizen_id, blocked, changed_at, event_id, basis, reference)"
+        " VALUES ($1, true, now(), 'block-1', 'data_subject_request', 'PROT-1')",
+        CITIZEN_ID,
+    )
+    async with start() as gw:
+        reply, a = await gw.send("POST", f"/v1/cases/{CASE_ID}/reply", {**CASE, "text": REPLY})
+        transfer, b = await gw.send(
+            "POST", f"/v1/cases/{CASE_ID}/transfer", {**CASE, "to_queue_id": "familia-capital"}
+        )
+        typing, c = await gw.send("POST", f"/v1/cases/{CASE_ID}/typing", {"active": True})
+        upload = await gw.client.post(
+            f"/v1/cases/{CASE_ID}/files",
+            params={"name": "procuração.pdf"},
+            data=PDF,
+            headers=file_headers(),
+        )
+        d = await upload.json()
+        recorded = await gw.recorded()
+        stored = stored_files(gw)
+
+    for response, answer in ((reply, a), (transfer, b), (typing, c), (upload, d)):
+        assert (response.status, answer["error"]["code"]) == (403, "citizen_blocked")
+    assert "is blocked (LGPD)" in a["error"]["reason"]
+    assert recorded == []
+    assert stored == []
