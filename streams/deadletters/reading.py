@@ -21,7 +21,7 @@ from schemas.personal import InMemoryKeyRing
 from streams.deadletters.select import Position
 from streams.shared.contract import Contract
 from streams.shared.errors import BadInput, RetriableInfrastructureError
-from streams.shared.kafka import make_consumer, topic_partitions
+from streams.shared.kafka import fetch_until, make_consumer, topic_partitions
 from streams.shared.settings import KafkaSettings, Settings
 
 READ_TIMEOUT_S: Final = 60.0
@@ -96,11 +96,8 @@ async def read_dead_letters(
         messages: list[Any] = []
 
         async def fetch() -> None:
-            waiting = [tp for tp in parts if ends[tp] > 0]
-            while waiting:
-                for records in (await consumer.getmany(*waiting, timeout_ms=1000)).values():
-                    messages.extend(records)
-                waiting = [tp for tp in waiting if await consumer.position(tp) < ends[tp]]
+            async for _, records in fetch_until(consumer, ends):
+                messages.extend(records)
 
         try:
             await _kafka(asyncio.wait_for(fetch(), READ_TIMEOUT_S), kafka)

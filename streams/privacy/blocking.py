@@ -46,6 +46,7 @@ from streams.shared.events import TopicRoute
 from streams.shared.kafka import (
     TopicSpec,
     ensure_topics,
+    fetch_until,
     make_consumer,
     make_producer,
     topic_partitions,
@@ -166,12 +167,8 @@ async def read_privacy(kafka: KafkaSettings, contract: Contract, topic: str) -> 
         by_partition: dict[int, list[Any]] = {tp.partition: [] for tp in parts}
 
         async def fetch() -> None:
-            waiting = [tp for tp in parts if ends[tp] > 0]
-            while waiting:
-                got = await consumer.getmany(*waiting, timeout_ms=1000)
-                for tp, records in got.items():
-                    by_partition[tp.partition] += [m for m in records if m.offset < ends[tp]]
-                waiting = [tp for tp in waiting if await consumer.position(tp) < ends[tp]]
+            async for tp, records in fetch_until(consumer, ends):
+                by_partition[tp.partition] += records
 
         try:
             await asyncio.wait_for(fetch(), READ_TIMEOUT_S)

@@ -334,7 +334,7 @@ async def read_topic(
     """
     from aiokafka import TopicPartition
 
-    from streams.shared.kafka import make_consumer, topic_partitions
+    from streams.shared.kafka import fetch_until, make_consumer, topic_partitions
 
     consumer = make_consumer(kafka, group_id=None)
     await consumer.start()
@@ -347,14 +347,8 @@ async def read_topic(
         messages: list[Any] = []
 
         async def fetch() -> None:
-            # Until every partition's position reaches its end: counting records instead
-            # would never finish on a topic whose first offsets retention deleted, or that
-            # holds transaction markers.
-            waiting = [tp for tp in parts if ends[tp] > 0]
-            while waiting:
-                for records in (await consumer.getmany(*waiting, timeout_ms=1000)).values():
-                    messages.extend(records)
-                waiting = [tp for tp in waiting if await consumer.position(tp) < ends[tp]]
+            async for _, records in fetch_until(consumer, ends):
+                messages.extend(records)
 
         await asyncio.wait_for(fetch(), timeout_s)
     finally:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.partitioner import DefaultPartitioner, murmur2
@@ -79,6 +80,22 @@ def make_consumer(
     }
     options.update(overrides)
     return AIOKafkaConsumer(*topics, **options)
+
+
+async def fetch_until(
+    consumer: AIOKafkaConsumer, ends: Mapping[TopicPartition, int]
+) -> AsyncIterator[tuple[TopicPartition, list[Any]]]:
+    """The records of the assigned (and already positioned) partitions up to `ends`, end
+    excluded, fetch by fetch, in log order within each partition.
+
+    It fetches until each partition's position reaches its end: counting records instead
+    would never finish on a topic whose first offsets retention deleted, or that holds
+    transaction markers. The caller bounds the time it may take."""
+    waiting = [tp for tp, end in ends.items() if await consumer.position(tp) < end]
+    while waiting:
+        for tp, records in (await consumer.getmany(*waiting, timeout_ms=1000)).items():
+            yield tp, [m for m in records if m.offset < ends[tp]]
+        waiting = [tp for tp in waiting if await consumer.position(tp) < ends[tp]]
 
 
 async def ensure_topics(

@@ -45,7 +45,7 @@ from schemas.events import CalendarChanged, SlaPolicyChanged
 from streams.shared.contract import Contract
 from streams.shared.errors import BadInput, RetriableInfrastructureError
 from streams.shared.events import Rejected
-from streams.shared.kafka import make_consumer, topic_partitions
+from streams.shared.kafka import fetch_until, make_consumer, topic_partitions
 from streams.shared.settings import Settings
 from streams.sla.calendar_file import load_calendars
 from streams.sla.outcomes import OUTPUTS, ClockOutcome, Outcomes
@@ -218,33 +218,33 @@ async def _replay(
     async with _consumer(settings, max_poll_records=FETCH) as consumer:
         consumer.assign([tp])
         consumer.seek(tp, job.start)
-        position = job.start
-        while position < job.end:
-            fetched = await _kafka(consumer.getmany(tp, timeout_ms=1000, max_records=FETCH))
-            messages = [m for m in fetched.get(tp, ()) if m.offset < job.end]
-            if not messages:
-                continue
-            position = messages[-1].offset + 1
-            found.records += len(messages)
-            wanted = [m for m in messages if runner._wanted(m)]
-            for item in await contract.decode(wanted):
-                if isinstance(item, Rejected):
-                    found.refused += 1
-                    continue
-                if ignore_recorded_changes and item.event.name in RECORDED_CHANGES:
-                    found.skipped_changes += 1
-                    continue
-                outputs: list[tuple[str, Any]] = []
-                try:
-                    runner._apply(item, states, job.partition, {}, outputs)
-                except BadInput:
-                    found.refused += 1
-                    continue
-                found.events += 1
-                for name, record in outputs:
-                    outcomes.add(name, record)
-            if on_records is not None:
-                on_records(found.records)
+
+        # To the position, not to the last record's offset: a partition whose last offsets
+        # hold no record (markers, compaction) would never get there.
+        async def replay() -> None:
+            async for _, messages in fetch_until(consumer, {tp: job.end}):
+                found.records += len(messages)
+                wanted = [m for m in messages if runner._wanted(m)]
+                for item in await contract.decode(wanted):
+                    if isinstance(item, Rejected):
+                        found.refused += 1
+                        continue
+                    if ignore_recorded_changes and item.event.name in RECORDED_CHANGES:
+                        found.skipped_changes += 1
+                        continue
+                    outputs: list[tuple[str, Any]] = []
+                    try:
+                        runner._apply(item, states, job.partition, {}, outputs)
+                    except BadInput:
+                        found.refused += 1
+                        continue
+                    found.events += 1
+                    for name, record in outputs:
+                        outcomes.add(name, record)
+                if on_records is not None:
+                    on_records(found.records)
+
+        await _kafka(replay())
     found.clocks = list(outcomes.clocks.values())
     return found
 
@@ -261,15 +261,14 @@ async def _recorded(settings: Settings, sla_topic: str, keys: KeySpec | None) ->
         ends = await consumer.end_offsets(parts)
         for tp in parts:
             await consumer.seek_to_beginning(tp)
-        waiting = [tp for tp in parts if ends[tp] > 0]
-        while waiting:
-            fetched = await _kafka(consumer.getmany(*waiting, timeout_ms=1000))
-            for tp, messages in fetched.items():
-                wanted = [m for m in messages if m.offset < ends[tp]]
+
+        async def fold() -> None:
+            async for _, wanted in fetch_until(consumer, ends):
                 for item in await contract.decode(wanted):
                     if not isinstance(item, Rejected) and item.event.name in OUTPUTS:
                         outcomes.add(item.event.name, item.event.record)
-            waiting = [tp for tp in waiting if await consumer.position(tp) < ends[tp]]
+
+        await _kafka(fold())
     return outcomes
 
 
