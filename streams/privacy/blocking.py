@@ -34,18 +34,20 @@ from typing import Any, Final
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
-from schemas.catalog import TOPICS
 from schemas.events import CitizenBlocked, CitizenUnblocked, ErasureRequested
 from streams.privacy import blocks
 from streams.privacy.blocks import BlockReport
 from streams.privacy.domain import SOURCE
-from streams.privacy.erasure import CONVERSATIONS_TOPIC, PRIVACY_TOPIC
+from streams.privacy.erasure import (
+    CONVERSATIONS_TOPIC,
+    PRIVACY_TOPIC,
+    declare_topics,
+    record_and_copy,
+)
 from streams.shared.contract import Contract
 from streams.shared.errors import BadInput, RetriableInfrastructureError
 from streams.shared.events import TopicRoute
 from streams.shared.kafka import (
-    TopicSpec,
-    ensure_topics,
     fetch_until,
     make_consumer,
     make_producer,
@@ -110,18 +112,11 @@ async def _record(
 ) -> BlockReport:
     kind = req.kind
     try:
-        await ensure_topics(
-            settings.kafka,
-            [
-                TopicSpec(topic, partitions=TOPICS[PRIVACY_TOPIC].partitions),
-                TopicSpec(conversations, partitions=TOPICS[CONVERSATIONS_TOPIC].partitions),
-            ],
-        )
+        partitions = await declare_topics(settings, topic, conversations)
         standing = blocks.standings(await read_privacy(settings.kafka, contract, topic)).get(
             req.citizen_id, blocks.Standing(req.citizen_id)
         )
         decision = blocks.decide(req, standing, now=datetime.now(UTC))
-        partitions = await topic_partitions(settings.kafka, conversations)
         producer = make_producer(settings.kafka)
         try:
             await producer.start()
@@ -133,9 +128,7 @@ async def _record(
                     for name in (CitizenBlocked.NAME, CitizenUnblocked.NAME)
                 },
             )
-            event = decision.event
-            await publisher.publish(event.NAME, event.to_record())
-            await publisher.broadcast(event.NAME, event.to_record(), {conversations: partitions})
+            await record_and_copy(publisher, decision.event, conversations, partitions)
         finally:
             await producer.stop()
     except (KafkaError, RetriableInfrastructureError) as exc:

@@ -49,7 +49,7 @@ from streams.privacy.domain import ErasureReport, InvalidErasure, Redacted
 from streams.projections.sqltext import check_schema_name
 from streams.shared.contract import Contract
 from streams.shared.errors import ConfigurationError, RetriableInfrastructureError
-from streams.shared.events import TopicRoute
+from streams.shared.events import EventPublisher, TopicRoute
 from streams.shared.kafka import TopicSpec, ensure_topics, make_producer, topic_partitions
 from streams.shared.keystore import Shredded
 from streams.shared.postgres import connect
@@ -98,15 +98,7 @@ async def erase(
     conn = await connect(settings.postgres)
     try:
         targets = await _schemas(conn, schemas)
-        await ensure_topics(
-            settings.kafka,
-            [
-                TopicSpec(topic, partitions=TOPICS[PRIVACY_TOPIC].partitions),
-                TopicSpec(conversations, partitions=TOPICS[CONVERSATIONS_TOPIC].partitions),
-            ],
-        )
-        # Every partition the topic has (not the catalog's count: a test's topic has fewer).
-        partitions = await topic_partitions(settings.kafka, conversations)
+        partitions = await declare_topics(settings, topic, conversations)
         producer = make_producer(settings.kafka)
         try:
             await producer.start()
@@ -119,8 +111,7 @@ async def erase(
                 },
             )
             asked = domain.requested(req, now=datetime.now(UTC))
-            await publisher.publish(asked.NAME, asked.to_record())
-            await publisher.broadcast(asked.NAME, asked.to_record(), {conversations: partitions})
+            await record_and_copy(publisher, asked, conversations, partitions)
             found: set[str] = set()
             for schema in targets:
                 found |= await _subjects(conn, schema, req.citizen_id)
@@ -204,3 +195,26 @@ async def _redact(conn: Any, schema: str, subjects: Sequence[str]) -> Redacted:
             "already: run the same erasure again to finish it"
         ) from exc
     return Redacted(schema, int(held), int(status.rsplit(" ", 1)[1]))
+
+
+async def declare_topics(settings: Settings, topic: str, conversations: str) -> list[int]:
+    """Make sure the privacy topic and the conversations topic exist; the partitions the
+    conversations topic has (not the catalog's count: a test's topic has fewer)."""
+    await ensure_topics(
+        settings.kafka,
+        [
+            TopicSpec(topic, partitions=TOPICS[PRIVACY_TOPIC].partitions),
+            TopicSpec(conversations, partitions=TOPICS[CONVERSATIONS_TOPIC].partitions),
+        ],
+    )
+    return await topic_partitions(settings.kafka, conversations)
+
+
+async def record_and_copy(
+    publisher: EventPublisher, event: Any, conversations: str, partitions: Sequence[int]
+) -> None:
+    """A privacy fact (an erasure, a block, an unblock): recorded in acolhe.privacy (the
+    publisher's route), then copied, same bytes and id, into every partition of the
+    conversations topic, so every contact's stream sees it in order with its own events."""
+    await publisher.publish(event.NAME, event.to_record())
+    await publisher.broadcast(event.NAME, event.to_record(), {conversations: partitions})
