@@ -11,7 +11,7 @@ import binascii
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import orjson
 
@@ -55,8 +55,10 @@ def redact(text: str, *addresses: str) -> str:
     return _PHONE_LIKE.sub(scrub, text)
 
 
-@dataclass(frozen=True, slots=True)
-class Content:
+class Content(NamedTuple):
+    """What one message carries. A NamedTuple, not a frozen dataclass: one is built per
+    message, and a frozen dataclass's __init__ pays an object.__setattr__ per field."""
+
     kind: MessageKind
     text: str | None = None
     media: tuple[MediaToFetch, ...] = ()
@@ -69,20 +71,24 @@ class Content:
 
 def read_content(item: Mapping[str, Any], kind: str, where: str) -> Content:
     """What the message carries, by WhatsApp type; unknown types are `unsupported`."""
+    read = _READERS.get(kind)  # first: text is most messages
+    if read is not None:
+        content = p.req_obj(item, kind, where)
+        try:
+            return read(content, "")  # a path relative to the content: made whole if wrong
+        except p.Invalid as exc:
+            raise exc.under(f"{where}.{kind}") from None
     media_kind = _MEDIA_KINDS.get(kind)
     if media_kind is not None:
         media = _media(p.req_obj(item, kind, where), kind, f"{where}.{kind}")
         return Content(media_kind, media=(media,))
     if kind == "contacts":
         return Content("contacts", shared_contacts=_cards(item.get(kind), f"{where}.{kind}"))
-    read = _READERS.get(kind)
-    if read is None:
-        return Content("unsupported")
-    return read(p.req_obj(item, kind, where), f"{where}.{kind}")
+    return Content("unsupported")
 
 
 def _text(text: Mapping[str, Any], where: str) -> Content:
-    return Content("text", text=p.req_str(text, "body", where))
+    return Content("text", p.req_str(text, "body", where))  # positional: cheaper to pass
 
 
 def _button(button: Mapping[str, Any], where: str) -> Content:

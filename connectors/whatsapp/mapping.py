@@ -30,7 +30,7 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 from connectors.common.identity import ContactIds, ContactRef
 from connectors.common.media import StoredMedia
@@ -175,7 +175,7 @@ def map_webhook(
                 out.reject("change", f"$.entry[{i}]", "entry has no list of changes")
                 continue
             for j, change in enumerate(changes):
-                out.change(change, f"$.entry[{i}].changes[{j}]")
+                out.change(change, i, j)
     return out.result()
 
 
@@ -220,8 +220,32 @@ def complete_message(
     return replace(message, attachments=tuple(attachments))
 
 
+def _change_path(i: int, j: int, below: str = "") -> str:
+    """The JSON path of `below` in the change `$.entry[i].changes[j]`; built only for a
+    rejection or a notice, which most webhooks have none of."""
+    return f"$.entry[{i}].changes[{j}]{below}"
+
+
 class _Collector:
-    """Walks one payload and gathers its events, pending messages, rejections, notices."""
+    """Walks one payload and gathers its events, pending messages, rejections, notices.
+
+    A message or a status is read with paths relative to it ("" is the item itself): the
+    readers raise `Invalid` with such a path, and `change` writes out the whole path only
+    for the item it rejects.
+    """
+
+    __slots__ = (
+        "accounts",
+        "contacts",
+        "find_message_id",
+        "messages",
+        "notices",
+        "occurred_at",
+        "pending",
+        "rejections",
+        "seen",
+        "statuses",
+    )
 
     def __init__(
         self,
@@ -251,73 +275,71 @@ class _Collector:
     def reject(self, scope: Scope, where: str, reason: str, wamid: str | None = None) -> None:
         self.rejections.append(Rejection(scope, where, reason, wamid))
 
-    def change(self, change: object, where: str) -> None:
+    def change(self, change: object, i: int, j: int) -> None:
+        """Map the change `$.entry[i].changes[j]`."""
         if not isinstance(change, dict):
-            self.reject("change", where, "change is not an object")
+            self.reject("change", _change_path(i, j), "change is not an object")
             return
         field = change.get("field")
         if field != "messages":
-            self.notices.append(Notice(where, f"webhook field {p.safe(field)} is not handled"))
+            text = f"webhook field {p.safe(field)} is not handled"
+            self.notices.append(Notice(_change_path(i, j), text))
             return
         value = change.get("value")
         if not isinstance(value, dict):
-            self.reject("change", f"{where}.value", "value is missing or not an object")
+            self.reject("change", _change_path(i, j, ".value"), "value is missing or not an object")
             return
-        where = f"{where}.value"
         if value.get("messaging_product") != "whatsapp":
-            self.reject("change", f"{where}.messaging_product", "messaging_product is not whatsapp")
+            where = _change_path(i, j, ".value.messaging_product")
+            self.reject("change", where, "messaging_product is not whatsapp")
             return
         metadata = value.get("metadata")
         account = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
         if not isinstance(account, str) or not account:
-            self.reject("change", f"{where}.metadata", "metadata.phone_number_id is missing")
+            where = _change_path(i, j, ".value.metadata")
+            self.reject("change", where, "metadata.phone_number_id is missing")
             return
         if account not in self.accounts:
-            self.reject("change", f"{where}.metadata.phone_number_id", _UNKNOWN_ACCOUNT)
+            where = _change_path(i, j, ".value.metadata.phone_number_id")
+            self.reject("change", where, _UNKNOWN_ACCOUNT)
             return
         names = p.profile_names(value.get("contacts"))
-        for key, handle in (("messages", self.message), ("statuses", self.status)):
+        for key, scope, handle in _ITEMS:
             items = value.get(key)
             if items is None:
                 continue
             if not isinstance(items, list):
-                self.reject("change", f"{where}.{key}", f"{key} is not a list")
+                self.reject("change", _change_path(i, j, f".value.{key}"), f"{key} is not a list")
                 continue
             for k, item in enumerate(items):
-                handle(item, f"{where}.{key}[{k}]", account, names)
+                try:
+                    handle(self, item, account, names)
+                except p.Invalid as exc:
+                    whole = exc.under(_change_path(i, j, f".value.{key}[{k}]"))
+                    self.reject(scope, whole.where, whole.reason, p.wamid_of(item))
         errors = value.get("errors")
         for k, error in enumerate(errors if isinstance(errors, list) else ()):
-            self.notices.append(Notice(f"{where}.errors[{k}]", p.describe_error(error, redact)))
+            where = _change_path(i, j, f".value.errors[{k}]")
+            self.notices.append(Notice(where, p.describe_error(error, redact)))
 
-    def message(self, item: object, where: str, account: str, names: Mapping[str, str]) -> None:
-        wamid = p.wamid_of(item)
-        try:
-            event = self._message(p.obj(item, where), where, account, names)
-        except p.Invalid as exc:
-            self.reject("message", exc.where, exc.reason, wamid)
-            return
-        if event.message.event_id in self.seen:
-            return
-        self.seen.add(event.message.event_id)
-        if event.media:
-            self.pending.append(event)
-        else:
-            self.messages.append(event.message)
-
-    def _message(
-        self, item: Mapping[str, Any], where: str, account: str, names: Mapping[str, str]
-    ) -> PendingMessage:
-        wamid = p.req_str(item, "id", where)
-        sender = p.req_str(item, "from", where)
+    def message(self, raw: object, account: str, names: Mapping[str, str]) -> None:
+        """Map one message, once per wamid; paths in its `Invalid` are relative to it."""
+        item = p.obj(raw, "")
+        wamid = p.req_str(item, "id", "")
+        sender = p.req_str(item, "from", "")
         if not _PHONE.fullmatch(sender):
-            raise p.Invalid(f"{where}.from", "from is not a WhatsApp phone number")
-        contact = self._contact(sender, f"{where}.from")
-        kind = p.req_str(item, "type", where)
-        content = read_content(item, kind, where)
-        context = p.opt_obj(item, "context", where)
-        reply_to = p.opt_str(context, "id", f"{where}.context") if context else None
+            raise p.Invalid(".from", "from is not a WhatsApp phone number")
+        contact = self._contact(sender, ".from")
+        kind = p.req_str(item, "type", "")
+        content = read_content(item, kind, "")
+        context = p.opt_obj(item, "context", "")
+        reply_to = p.opt_str(context, "id", ".context") if context else None
         received_at, raw_time = p.moment(item.get("timestamp"))
         event_id = message_event_id(wamid)
+        if event_id in self.seen:  # only once read whole: an unreadable repeat is rejected
+            return
+        self.seen.add(event_id)
+        address = sender.lstrip("+")
         message = MessageReceived(
             event_id=event_id,
             occurred_at=self.occurred_at,
@@ -325,11 +347,11 @@ class _Collector:
             subject_id=contact.subject_id,
             channel=CHANNEL,
             contact_id=contact.contact_id,
-            contact_address="+" + sender.lstrip("+"),
+            contact_address="+" + address,
             channel_account_id=account,
             provider_message_id=wamid,
             kind=content.kind,
-            sender_name=names.get(sender.lstrip("+")) or names.get(""),
+            sender_name=names.get(address) or names.get(""),
             text=content.text,
             reply_to_provider_message_id=content.reply_to or reply_to,
             thread_id=reply_to,
@@ -340,37 +362,35 @@ class _Collector:
             received_at=received_at or self.occurred_at,
             provider_timestamp=raw_time,
         )
-        return PendingMessage(message, content.media)
+        if content.media:
+            self.pending.append(PendingMessage(message, content.media))
+        else:
+            self.messages.append(message)
 
-    def status(self, item: object, where: str, account: str, names: Mapping[str, str]) -> None:
-        wamid = p.wamid_of(item)
-        try:
-            event = self._status(p.obj(item, where), where)
-        except p.Invalid as exc:
-            self.reject("status", exc.where, exc.reason, wamid)
-            return
-        if event.event_id not in self.seen:
-            self.seen.add(event.event_id)
-            self.statuses.append(event)
-
-    def _status(self, item: Mapping[str, Any], where: str) -> DeliveryStatusChanged:
-        wamid = p.req_str(item, "id", where)
-        status = p.req_str(item, "status", where)
+    def status(self, raw: object, account: str, names: Mapping[str, str]) -> None:
+        """Map one status, once per event id; paths in its `Invalid` are relative to it."""
+        item = p.obj(raw, "")
+        wamid = p.req_str(item, "id", "")
+        status = p.req_str(item, "status", "")
         if status not in _STATUSES:
-            raise p.Invalid(f"{where}.status", f"unknown status {p.safe(status)}")
-        recipient = p.req_str(item, "recipient_id", where)
+            raise p.Invalid(".status", f"unknown status {p.safe(status)}")
+        recipient = p.req_str(item, "recipient_id", "")
         if not _PHONE.fullmatch(recipient):
-            raise p.Invalid(f"{where}.recipient_id", "recipient_id is not a phone number")
-        contact = self._contact(recipient, f"{where}.recipient_id")
-        message_id = p.opt_str(item, "biz_opaque_callback_data", where)
+            raise p.Invalid(".recipient_id", "recipient_id is not a phone number")
+        contact = self._contact(recipient, ".recipient_id")
+        message_id = p.opt_str(item, "biz_opaque_callback_data", "")
         if message_id is None and self.find_message_id is not None:
             message_id = self.find_message_id(wamid)
         if not message_id:
-            raise p.Invalid(where, "status for an unknown message")
-        errors = read_delivery_errors(item, where, recipient) if status == "failed" else ()
+            raise p.Invalid("", "status for an unknown message")
+        errors = read_delivery_errors(item, "", recipient) if status == "failed" else ()
         status_at, raw_time = p.moment(item.get("timestamp"))
-        return DeliveryStatusChanged(
-            event_id=status_event_id(wamid, status, [e.code for e in errors]),
+        event_id = status_event_id(wamid, status, [e.code for e in errors])
+        if event_id in self.seen:
+            return
+        self.seen.add(event_id)
+        event = DeliveryStatusChanged(
+            event_id=event_id,
             occurred_at=self.occurred_at,
             correlation_id=message_id,
             channel=CHANNEL,
@@ -382,9 +402,18 @@ class _Collector:
             errors=errors,
             provider_timestamp=raw_time,
         )
+        self.statuses.append(event)
 
     def _contact(self, address: str, where: str) -> ContactRef:
         try:
             return self.contacts.contact(CHANNEL, address)
         except ValueError as exc:
             raise p.Invalid(where, "not a usable WhatsApp address") from exc
+
+
+_ItemReader = Callable[[_Collector, object, str, Mapping[str, str]], None]
+_ITEMS: Final[tuple[tuple[str, Scope, _ItemReader], ...]] = (
+    ("messages", "message", _Collector.message),
+    ("statuses", "status", _Collector.status),
+)
+"""The lists of a change's value, the scope of their rejections, and their readers."""

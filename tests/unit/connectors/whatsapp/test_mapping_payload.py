@@ -3,13 +3,14 @@ is rejected with where and why, the rest still maps, and nothing ever raises."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.whatsapp.mapping import WebhookMapping, map_webhook
+from connectors.whatsapp.mapping import Notice, WebhookMapping, map_webhook
 from tests.standins.graph_api import message, status, webhook
 from tests.unit.connectors.whatsapp.builders import CITIZEN, CONTACTS, RECEIVED, WAMID, when_mapped
 
@@ -140,6 +141,101 @@ def test_messages_and_statuses_that_are_not_lists_reject_the_change_part() -> No
 
     assert len(result.statuses) == 1
     assert [r.where for r in result.rejections] == ["$.entry[0].changes[0].value.messages"]
+
+
+def test_the_paths_of_rejections_and_notices_name_the_entry_change_and_item() -> None:
+    good = message("text", {"body": "oi"}, wamid="wamid.GOOD", sender=CITIZEN)
+    bad_text = message("text", {"body": ""}, wamid=WAMID, sender=CITIZEN)
+    bad_status = status("wamid.S", "failed", CITIZEN, message_id="m", errors=[{"title": "x"}])
+    messages_change = webhook(messages=[good, bad_text])["entry"][0]["changes"][0]
+    statuses_change = webhook(statuses=[status("wamid.T", "read", CITIZEN, message_id="m")])
+    statuses_change = statuses_change["entry"][0]["changes"][0]
+    statuses_change["value"]["statuses"].append(bad_status)
+    statuses_change["value"]["errors"] = [{"code": 131000, "title": "Something"}]
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {"id": "1", "changes": [{"field": "account_update", "value": {}}, statuses_change]},
+            {"id": "1", "changes": [5, messages_change]},
+        ],
+    }
+
+    result = when_mapped(payload)
+
+    assert [(r.scope, r.where, r.reason) for r in result.rejections] == [
+        ("status", "$.entry[0].changes[1].value.statuses[1].errors[0].code",
+         "code is missing or not a number"),
+        ("change", "$.entry[1].changes[0]", "change is not an object"),
+        ("message", "$.entry[1].changes[1].value.messages[1].text.body",
+         "body is missing or not a non-empty string"),
+    ]  # fmt: skip
+    assert [r.provider_message_id for r in result.rejections] == ["wamid.S", None, WAMID]
+    assert result.notices == (
+        Notice("$.entry[0].changes[0]", "webhook field 'account_update' is not handled"),
+        Notice("$.entry[0].changes[1].value.errors[0]", "WhatsApp error 131000: Something"),
+    )
+    assert [m.provider_message_id for m in result.messages] == ["wamid.GOOD"]
+    assert [s.provider_message_id for s in result.statuses] == ["wamid.T"]
+
+
+@pytest.mark.parametrize(
+    ("body", "is_received"),
+    [("ação", True), ("oi \U0001f600", True), ("ação\udc80", False), ("\udfff oi", False)],
+)
+def test_a_text_with_a_lone_surrogate_is_rejected_and_any_other_text_received(
+    body: str, is_received: bool
+) -> None:
+    result = when_mapped(
+        webhook(messages=[message("text", {"body": body}, wamid=WAMID, sender=CITIZEN)])
+    )
+
+    assert [m.text for m in result.messages] == ([body] if is_received else [])
+    assert [r.where for r in result.rejections] == (
+        [] if is_received else ["$.entry[0].changes[0].value.messages[0].text.body"]
+    )
+
+
+def test_a_surrogate_in_the_sender_or_profile_name_is_not_read() -> None:
+    payload = webhook(
+        contacts=[{"profile": {"name": "Jos\udce9"}, "wa_id": CITIZEN}],
+        messages=[
+            message("text", {"body": "oi"}, wamid=WAMID, sender=CITIZEN),
+            message("text", {"body": "oi"}, wamid="wamid.B", sender=CITIZEN + "\ud800"),
+        ],
+    )
+
+    result = when_mapped(payload)
+
+    assert [m.sender_name for m in result.messages] == [None]
+    assert [r.where for r in result.rejections] == ["$.entry[0].changes[0].value.messages[1].from"]
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "received_at", "provider_timestamp"),
+    [
+        ("1739321024", datetime(2025, 2, 12, 0, 43, 44, tzinfo=UTC), "1739321024"),
+        (1739321024, datetime(2025, 2, 12, 0, 43, 44, tzinfo=UTC), "1739321024"),
+        ("0", datetime(1970, 1, 1, tzinfo=UTC), "0"),
+        ("253402300799", datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC), "253402300799"),
+        ("253402300800", RECEIVED, "253402300800"),
+        ("1739321024000", RECEIVED, "1739321024000"),
+        ("+1739321024", RECEIVED, "+1739321024"),
+        ("١٧٣٩٣٢١٠٢٤", RECEIVED, "١٧٣٩٣٢١٠٢٤"),
+        ("\ud800", RECEIVED, None),
+        (17.5, RECEIVED, None),
+        (True, RECEIVED, None),
+        (10**15, RECEIVED, None),
+    ],
+)
+def test_the_provider_timestamp_is_read_as_epoch_seconds_or_kept_as_given(
+    timestamp: Any, received_at: datetime, provider_timestamp: str | None
+) -> None:
+    item = message("text", {"body": "oi"}, wamid=WAMID, sender=CITIZEN) | {"timestamp": timestamp}
+
+    for _ in range(2):  # the second time from what was read before
+        (got,) = when_mapped(webhook(messages=[item])).messages
+
+        assert (got.received_at, got.provider_timestamp) == (received_at, provider_timestamp)
 
 
 def test_naive_receipt_time_is_refused() -> None:
