@@ -113,11 +113,16 @@ class PostgresKeyStore:
 
     async def ensure(self, subjects: Iterable[str]) -> None:
         """Make keys for the subjects that have none, then load them all."""
-        subjects = set(subjects)
-        cache = self._cache
-        if all(cache.get(s) is not None for s in subjects) and not self._recheck_due():
-            return  # the common case of a busy connector: every key held, no poll due
-        if self._recheck_due():
+        subjects = subjects if isinstance(subjects, set | frozenset) else set(subjects)
+        due = self._recheck_due()
+        if not due:
+            cache = self._cache
+            for subject in subjects:
+                if cache.get(subject) is None:
+                    break
+            else:
+                return  # the common case of a busy connector: every key held, no poll due
+        if due:
             async with self._pool.acquire() as conn:
                 await self._drop_destroyed(conn)
         wanted = sorted({s for s in subjects if self._cache.get(s) is None})

@@ -4,6 +4,7 @@ always become a DecodeError with a reason."""
 from __future__ import annotations
 
 import io
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 from schemas.codec import Codec, SchemaSet, load_schema
 from schemas.errors import DecodeError, EncodeError, UnknownEvent
-from schemas.personal import ERASED, SEALED_ERASED, InMemoryKeyRing
+from schemas.personal import ERASED, SEALED_ERASED, DataKey, InMemoryKeyRing, Sealer, seal, unseal
 
 NOTE_V1: dict[str, Any] = {
     "type": "record",
@@ -318,3 +319,42 @@ def test_peek_on_any_bytes_answers_or_says_why(tail: bytes) -> None:
         assert str(exc)  # noqa: PT017
     else:
         assert peeked.name == "ClockTicked"
+
+
+def test_every_sealed_value_gets_its_own_nonce() -> None:
+    key = DataKey("subject-1", bytes(32))
+    nonces = [seal(key, "text", "o mesmo texto")[1:13] for _ in range(5_000)]
+    assert len(set(nonces)) == len(nonces)
+
+
+def test_a_forked_child_never_seals_with_a_nonce_its_parent_drew() -> None:
+    key = DataKey("subject-1", bytes(32))
+    seal(key, "text", "primeiro")  # the parent now holds a drawn pool of nonces
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next nonces, to the parent
+        try:
+            os.write(write, b"".join(seal(key, "text", "x")[1:13] for _ in range(50)))
+        finally:
+            os._exit(0)
+    os.close(write)
+    child = b""
+    while chunk := os.read(read, 4096):
+        child += chunk
+    os.close(read)
+    os.waitpid(pid, 0)
+    parent = {seal(key, "text", "x")[1:13] for _ in range(50)}
+    child_nonces = {child[i : i + 12] for i in range(0, len(child), 12)}
+    assert len(child_nonces) == 50
+    assert not parent & child_nonces
+
+
+def test_values_sealed_for_one_record_open_with_the_plain_unseal() -> None:
+    ring = InMemoryKeyRing()
+    sealer = Sealer(ring, "subject-1")
+    first, second = sealer("text", "um"), sealer("sender_name", "dois")
+    key = ring.decryption_key("subject-1")
+    assert unseal(key, "text", first) == "um"
+    assert unseal(key, "sender_name", second) == "dois"
+    with pytest.raises(DecodeError):  # bound to its field
+        unseal(key, "sender_name", first)

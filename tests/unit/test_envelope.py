@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
@@ -104,3 +104,17 @@ def test_derived_ids_are_standard_uuid5_of_the_joined_parts() -> None:
 
     for parts in [("a",), ("whatsapp", "wamid.x"), ("e-1", "streams.triage", "0"), ("ç", "日本")]:
         assert derive_event_id(*parts) == str(uuid.uuid5(_NAMESPACE, "\x1f".join(parts)))
+
+
+@given(
+    st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=-3))])),
+)
+def test_ce_time_is_the_instant_in_utc_as_isoformat_writes_it(moment: datetime) -> None:
+    record = {"event_id": "e-1", "occurred_at": moment}
+    headers = dict(
+        cloudevent_headers(
+            name="X", record=record, source="s", subject=None, content_type="application/avro"
+        )
+    )
+    expected = moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    assert headers["ce_time"].decode() == expected
