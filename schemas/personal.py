@@ -127,10 +127,11 @@ class Sealer:
         self._aad_head = b""
 
     def __call__(self, path: str, value: object) -> bytes:
-        if isinstance(value, Erased):
-            return SEALED_ERASED
-        if not isinstance(value, str):
-            raise EncodeError(f"personal field {path} must be text, got {type(value).__name__}")
+        if value.__class__ is not str:  # the usual value is text: one check for it
+            if isinstance(value, Erased):
+                return SEALED_ERASED
+            if not isinstance(value, str):
+                raise EncodeError(f"personal field {path} must be text, got {type(value).__name__}")
         aead = self._aead
         if aead is None:
             key = self._keyring.encryption_key(self._subject)
@@ -164,7 +165,7 @@ class _Nonces:
     def _drop(self) -> None:
         self._pool, self._at = b"", 0
 
-    def __call__(self) -> bytes:
+    def take(self) -> bytes:
         at = self._at
         if at + _NONCE > len(self._pool):
             self._pool, at = os.urandom(self._DRAW), 0
@@ -172,7 +173,7 @@ class _Nonces:
         return self._pool[at : at + _NONCE]
 
 
-_nonce: Final = _Nonces()
+_nonce: Final = _Nonces().take
 _SEALED_PREFIX: Final = bytes([SEALED_VERSION])
 
 

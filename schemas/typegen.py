@@ -110,8 +110,9 @@ class _Gen:
             return self.type_of(self.record(avro))
         if kind == "array":
             item = self.type_of(avro["items"])
+            # an empty array (most are) skips the comprehension: it costs a call of its own
             to = (
-                f"[{_sub(item.to_avro, 'x')} for x in {_V}]"
+                f"[{_sub(item.to_avro, 'x')} for x in {_V}] if {_V} else []"
                 if item.to_avro != _V
                 else f"list({_V})"
             )

@@ -117,13 +117,15 @@ class WebhookMapping:
     @property
     def is_rejected_whole(self) -> bool:
         """The payload itself was unusable (not a WhatsApp Business Account webhook)."""
-        return any(r.scope == "payload" for r in self.rejections)
+        # most webhooks have no rejection: no generator for them
+        return bool(self.rejections) and any(r.scope == "payload" for r in self.rejections)
 
     @property
     def has_unknown_account(self) -> bool:
         """Some change was for a phone_number_id the office does not run: a configuration
         matter (a number added in Meta but not here), not the citizen's fault."""
-        return any(r.reason.startswith(_UNKNOWN_ACCOUNT) for r in self.rejections)
+        rejections = self.rejections
+        return bool(rejections) and any(r.reason.startswith(_UNKNOWN_ACCOUNT) for r in rejections)
 
 
 _UNKNOWN_ACCOUNT: Final = "metadata.phone_number_id is not one of the configured accounts"

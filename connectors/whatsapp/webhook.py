@@ -171,7 +171,10 @@ class Webhook:
             return refusal(503, "unavailable", f"{exc}; retry later")
 
     async def _accept(self, request: Request, body: bytes, payload: Any) -> Answer:
-        found = await self._our_message_ids(payload, body)
+        found: dict[str, str] = {}
+        ledger = self._ledger
+        if ledger is not None and b'"statuses"' in body:  # most webhooks carry messages only
+            found = await _our_message_ids(ledger, payload)
         mapping = map_webhook(
             payload,
             accounts=self._config.phone_number_ids,
@@ -225,22 +228,6 @@ class Webhook:
             log.warning("could not make the webhook durable", exc_info=True)
             raise Unavailable("the events could not be made durable") from exc
         return _ACCEPTED
-
-    async def _our_message_ids(self, payload: Any, body: bytes) -> dict[str, str]:
-        """Our message ids of the statuses that do not echo them (Meta leaves
-        biz_opaque_callback_data out of failed statuses), from the ledger."""
-        if self._ledger is None or b'"statuses"' not in body:
-            return {}  # no status to look up (most webhooks carry messages only)
-        wamids = list(dict.fromkeys(_unechoed_status_ids(payload)))[:_MAX_STATUS_LOOKUPS]
-        found: dict[str, str] = {}
-        try:
-            for wamid in wamids:
-                message_id = await self._ledger.message_of(wamid)
-                if message_id is not None:
-                    found[wamid] = message_id
-        except Exception as exc:
-            raise Unavailable("the connectors' ledger is unreachable") from exc
-        return found
 
     async def _complete(self, pending: PendingMessage) -> MessageReceived | Rejection:
         """Fetch, verify and keep each file of a media message (step 6)."""
@@ -301,6 +288,21 @@ class Webhook:
             content_type=request.headers.get("content-type"),
             headers=list(request.raw_headers),
         )
+
+
+async def _our_message_ids(ledger: Ledger, payload: Any) -> dict[str, str]:
+    """Our message ids of the statuses that do not echo them (Meta leaves
+    biz_opaque_callback_data out of failed statuses), from the ledger."""
+    wamids = list(dict.fromkeys(_unechoed_status_ids(payload)))[:_MAX_STATUS_LOOKUPS]
+    found: dict[str, str] = {}
+    try:
+        for wamid in wamids:
+            message_id = await ledger.message_of(wamid)
+            if message_id is not None:
+                found[wamid] = message_id
+    except Exception as exc:
+        raise Unavailable("the connectors' ledger is unreachable") from exc
+    return found
 
 
 def _counted(route: str, answer: Answer) -> Answer:
