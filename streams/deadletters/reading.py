@@ -21,7 +21,7 @@ from schemas.personal import InMemoryKeyRing
 from streams.deadletters.select import Position
 from streams.shared.contract import Contract
 from streams.shared.errors import BadInput, RetriableInfrastructureError
-from streams.shared.kafka import fetch_until, make_consumer, topic_partitions
+from streams.shared.kafka import ReadIncomplete, make_consumer, read_to_ends, topic_partitions
 from streams.shared.settings import KafkaSettings, Settings
 
 READ_TIMEOUT_S: Final = 60.0
@@ -93,19 +93,8 @@ async def read_dead_letters(
                 consumer.seek(tp, ends[tp])
             else:
                 consumer.seek(tp, found.offset)
-        messages: list[Any] = []
-
-        async def fetch() -> None:
-            async for _, records in fetch_until(consumer, ends):
-                messages.extend(records)
-
-        try:
-            await _kafka(asyncio.wait_for(fetch(), READ_TIMEOUT_S), kafka)
-        except TimeoutError as exc:
-            raise RetriableInfrastructureError(
-                f"reading {topic} did not reach its end within {READ_TIMEOUT_S:.0f} s: is the "
-                "broker healthy? (`acolhe stack status`)"
-            ) from exc
+        read = read_to_ends(consumer, ends, topic, timeout_s=READ_TIMEOUT_S)
+        messages = [m for _, records in await _kafka(read, kafka) for m in records]
     finally:
         await consumer.stop()
     events, _ = await contract.read(messages, WANTED)
@@ -147,6 +136,8 @@ async def read_original(settings: Settings, where: Position) -> Original | None:
 async def _kafka(call: Awaitable[T], kafka: KafkaSettings) -> T:
     try:
         return await call
+    except ReadIncomplete:
+        raise  # it says what to check already
     except (KafkaError, RetriableInfrastructureError) as exc:
         cause = exc.__cause__ if isinstance(exc, RetriableInfrastructureError) else exc
         raise RetriableInfrastructureError(

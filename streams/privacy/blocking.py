@@ -27,7 +27,6 @@ Depends on Kafka only; the rules are `streams.privacy.blocks`'.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -48,9 +47,9 @@ from streams.shared.contract import Contract
 from streams.shared.errors import BadInput, RetriableInfrastructureError
 from streams.shared.events import TopicRoute
 from streams.shared.kafka import (
-    fetch_until,
     make_consumer,
     make_producer,
+    read_to_ends,
     topic_partitions,
 )
 from streams.shared.settings import KafkaSettings, Settings
@@ -158,18 +157,8 @@ async def read_privacy(kafka: KafkaSettings, contract: Contract, topic: str) -> 
         for tp in parts:
             await consumer.seek_to_beginning(tp)
         by_partition: dict[int, list[Any]] = {tp.partition: [] for tp in parts}
-
-        async def fetch() -> None:
-            async for tp, records in fetch_until(consumer, ends):
-                by_partition[tp.partition] += records
-
-        try:
-            await asyncio.wait_for(fetch(), READ_TIMEOUT_S)
-        except TimeoutError as exc:
-            raise RetriableInfrastructureError(
-                f"reading {topic} did not reach its end within {READ_TIMEOUT_S:.0f} s: is the "
-                "broker healthy? (`acolhe stack status`)"
-            ) from exc
+        for tp, records in await read_to_ends(consumer, ends, topic, timeout_s=READ_TIMEOUT_S):
+            by_partition[tp.partition] += records
     finally:
         await consumer.stop()
     out: list[Any] = []

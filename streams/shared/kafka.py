@@ -98,6 +98,32 @@ async def fetch_until(
         waiting = [tp for tp in waiting if await consumer.position(tp) < ends[tp]]
 
 
+class ReadIncomplete(RetriableInfrastructureError):
+    """A whole-topic read did not reach the topic's end in time; the text says what to check."""
+
+
+async def read_to_ends(
+    consumer: AIOKafkaConsumer, ends: Mapping[TopicPartition, int], topic: str, *, timeout_s: float
+) -> list[tuple[TopicPartition, list[Any]]]:
+    """`fetch_until`'s batches, all of them, in the order fetched; ReadIncomplete when they
+    are not all read within `timeout_s` (a broker that stopped answering: a tool must not
+    hang on it)."""
+    batches: list[tuple[TopicPartition, list[Any]]] = []
+
+    async def fetch() -> None:
+        async for tp, records in fetch_until(consumer, ends):
+            batches.append((tp, records))
+
+    try:
+        await asyncio.wait_for(fetch(), timeout_s)
+    except TimeoutError as exc:
+        raise ReadIncomplete(
+            f"reading {topic} did not reach its end within {timeout_s:.0f} s: is the "
+            "broker healthy? (`acolhe stack status`)"
+        ) from exc
+    return batches
+
+
 async def ensure_topics(
     kafka: KafkaSettings, specs: Iterable[TopicSpec], *, ready_within_s: float = 30.0
 ) -> None:
