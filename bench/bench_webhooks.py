@@ -9,6 +9,7 @@ the HTTP layer costs).
     .venv/bin/python -m bench.bench_webhooks --compare-loops [--rounds 6] [--burst-seconds 2]
     .venv/bin/python -m bench.bench_webhooks --against ../other-checkout [--python PY] [--rounds 6]
         [--paced [--rate 3000]]
+    .venv/bin/python -m bench.bench_webhooks --broker-stand-in 2 [--rate 3000]  (a diagnostic)
 
 Accepted means durable in Kafka: the connector answers 200 only after the broker
 acknowledged the events (acks=all). Each server runs alone in its own process (spawned),
@@ -69,7 +70,7 @@ from aiohttp import web
 
 from streams.shared import loop as event_loop
 from streams.shared.events import TopicRoute
-from streams.shared.kafka import TopicSpec, delete_topics, ensure_topics
+from streams.shared.kafka import TopicSpec, delete_topics, ensure_topics, make_producer
 from streams.shared.postgres import connect
 from streams.shared.settings import Settings
 
@@ -113,10 +114,39 @@ def _bare_lean(port: int, ready: Any) -> None:
     event_loop.run(main())
 
 
+class _BrokerStandIn:
+    """`--broker-stand-in MS` (a diagnostic, not the measure): the connector's producer
+    acknowledges each record of the webhook topic MS milliseconds after `send`, from a timer,
+    without Kafka; what else it sends (the outbound loop's records) goes to the real producer.
+    What the connector costs and how fast it answers without the broker's round trip."""
+
+    def __init__(self, producer: Any, topic: str, delay_s: float) -> None:
+        self._producer, self._topic, self._delay_s = producer, topic, delay_s
+
+    async def send(self, topic: str, **kwargs: Any) -> asyncio.Future[None]:
+        if topic != self._topic:
+            return await self._producer.send(topic, **kwargs)  # type: ignore[no-any-return]
+        loop = asyncio.get_running_loop()
+        acknowledged: asyncio.Future[None] = loop.create_future()
+        loop.call_later(self._delay_s, acknowledged.set_result, None)
+        return acknowledged
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._producer, name)
+
+
 def _connector(env: dict[str, str], topic: str, ledger_schema: str, ready: Any) -> None:
     from connectors.whatsapp import service
     from schemas.catalog import BY_NAME
     from streams.shared.contract import Contract
+
+    if env.get("BENCH_BROKER_STAND_IN_MS"):
+        delay_s = float(env["BENCH_BROKER_STAND_IN_MS"]) / 1000
+
+        def stand_in(kafka: Any, **options: object) -> Any:
+            return _BrokerStandIn(make_producer(kafka, **options), topic, delay_s)
+
+        service.make_producer = stand_in  # type: ignore[attr-defined]
 
     async def main() -> None:
         settings = Settings.from_env(env)
@@ -620,7 +650,10 @@ async def main(args: argparse.Namespace) -> None:
 
         # the connector
         port = 18401
-        connector = _start(_connector, _connector_env(port), topic, ledger_schema)
+        env = _connector_env(port)
+        if args.broker_stand_in is not None:
+            env["BENCH_BROKER_STAND_IN_MS"] = str(args.broker_stand_in)
+        connector = _start(_connector, env, topic, ledger_schema)
         warm = requests(args.contacts, args.contacts, port=port)
         w = await capacity(port, warm, args.connections, 120)
         m = await measure(connector.pid, port, args)
@@ -630,6 +663,12 @@ async def main(args: argparse.Namespace) -> None:
         print(
             f"connector vs bare handler (capacity): {m.capacity.rate / bare_m.capacity.rate:.2f}x"
         )
+        if args.broker_stand_in is not None:
+            print(
+                f"broker stand-in: each record acknowledged {args.broker_stand_in:g} ms after "
+                "it was handed over, without Kafka (a diagnostic); the topic is not checked"
+            )
+            return
         accepted = w.ok + m.capacity.ok + m.fixed.ok
         records, distinct = await _count(settings, topic)
         print(
@@ -673,7 +712,19 @@ if __name__ == "__main__":
         help="with --against or --compare-loops: rounds at --rate instead of bursts",
     )
     parser.add_argument("--burst-seconds", type=float, default=2.0)
+    parser.add_argument(
+        "--broker-stand-in",
+        type=float,
+        metavar="MS",
+        help="a diagnostic, not the measure: the connector's webhook records are acknowledged "
+        "MS ms after they are handed over, by a timer, without Kafka (its own cost and "
+        "latency without the broker's round trip); the topic is not checked",
+    )
     options = parser.parse_args()
+    if options.broker_stand_in is not None and (options.against or options.compare_loops):
+        parser.error("--broker-stand-in measures one connector: not with --against/--compare-loops")
+    if options.broker_stand_in is not None and options.broker_stand_in < 0:
+        parser.error("--broker-stand-in must be 0 ms or more")
     if options.against:
         options.against = os.path.abspath(options.against)
     if options.serve_connector:
