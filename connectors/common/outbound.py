@@ -13,6 +13,10 @@ Steps for each message, in order (a restart at any point neither loses nor repea
    which it is failed with the reason;
 4. publish its DeliveryStatusChanged (sent or failed) and wait for the acknowledgement;
 5. settle it in the ledger.
+Each settled message counts in `acolhe_connector_deliveries_total` (by channel and status,
+sent or failed), each transient failure retried in `acolhe_connector_delivery_retries_total`:
+an operator sees replies failing, or piling up behind a provider's rate limit, before
+citizens say so.
 The batch's offsets are committed after every message of it went through steps 1-5 (a batch
 with none of the channel's messages, at most every `COMMIT_IDLE_S`). A
 crash between 3 and 5 sends the message again on restart (at-least-once: a duplicate is
@@ -33,6 +37,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
+from prometheus_client import Counter
+
 from connectors.common.ledger import Ledger
 from schemas.envelope import derive_event_id
 from schemas.events import DeliveryError, DeliveryStatusChanged, MessageSent
@@ -45,6 +51,16 @@ TOPIC: Final = "acolhe.outbound"
 """The catalog's copy of every MessageSent: the office's outgoing messages and nothing else."""
 COMMIT_IDLE_S: Final = 5.0
 FETCH_WAIT_MS: Final = 100
+DELIVERIES = Counter(
+    "acolhe_connector_deliveries_total",
+    "Outbound messages a connector settled, by channel and status (sent, failed).",
+    ["channel", "status"],
+)
+DELIVERY_RETRIES = Counter(
+    "acolhe_connector_delivery_retries_total",
+    "Deliveries that failed for now (rate limit, 5xx, timeout) and wait for a retry, by channel.",
+    ["channel"],
+)
 
 
 @dataclass(frozen=True)
@@ -229,6 +245,7 @@ class Outbound:
                     outcome.reason,
                 )
                 break
+            DELIVERY_RETRIES.labels(message.channel).inc()
             await self._sleep(self._backoff.delay(attempt.attempts, outcome.after_s))
         now = self._clock()
         if isinstance(outcome, Sent):
@@ -252,6 +269,7 @@ class Outbound:
             provider_message_id=status.provider_message_id or None,
             reason=None if isinstance(outcome, Sent) else f"{outcome.code}: {outcome.title}",
         )
+        DELIVERIES.labels(message.channel, status.status).inc()
         if isinstance(outcome, Sent):
             self.delivered += 1
         else:

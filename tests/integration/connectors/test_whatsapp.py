@@ -22,6 +22,7 @@ import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient, TestServer
 from aiokafka.errors import KafkaConnectionError
+from prometheus_client import REGISTRY
 
 from connectors.common.identity import ContactIds
 from connectors.common.inbound import Inbound
@@ -756,9 +757,24 @@ async def gateway_for(
             yield client
 
 
+def delivery_counts() -> tuple[float, float, float]:
+    """The WhatsApp connector's settled deliveries (sent, failed) and retries, as /metrics
+    has them."""
+
+    def value(name: str, labels: dict[str, str]) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    return (
+        value("acolhe_connector_deliveries_total", {"channel": "whatsapp", "status": "sent"}),
+        value("acolhe_connector_deliveries_total", {"channel": "whatsapp", "status": "failed"}),
+        value("acolhe_connector_delivery_retries_total", {"channel": "whatsapp"}),
+    )
+
+
 async def test_a_rate_limited_send_is_retried_with_backoff_then_sent(rig: Rig) -> None:
     assert (await rig.post(webhook(messages=[text("wamid.q")]))).status == 200
     rig.graph.rate_limit_next(2, 130429)
+    sent_before, failed_before, retries_before = delivery_counts()
 
     await deliver(rig, rig.reply("msg-busy"))
 
@@ -767,16 +783,23 @@ async def test_a_rate_limited_send_is_retried_with_backoff_then_sent(rig: Rig) -
     assert rig.slept == [1.0, 2.0]  # the loop's exponential backoff
     (sent,) = await statuses_of(rig, "msg-busy")
     assert (sent["status"], sent["provider_message_id"]) == ("sent", rig.graph.sent[0].wamid)
+    sent_after, failed_after, retries_after = delivery_counts()
+    assert (sent_after - sent_before, failed_after - failed_before) == (1, 0)
+    assert retries_after - retries_before == 2
 
 
 async def test_a_permanent_error_fails_the_message_with_metas_code(rig: Rig) -> None:
     assert (await rig.post(webhook(messages=[text("wamid.q")]))).status == 200
     rig.graph.fail_next(131026)
+    sent_before, failed_before, retries_before = delivery_counts()
 
     await deliver(rig, rig.reply("msg-undeliverable"))
 
     assert len(rig.graph.sends()) == 1
     assert rig.slept == []
+    sent_after, failed_after, retries_after = delivery_counts()
+    assert (sent_after - sent_before, failed_after - failed_before) == (0, 1)
+    assert retries_after == retries_before
     (failed,) = await statuses_of(rig, "msg-undeliverable")
     assert failed["status"] == "failed"
     (error,) = failed["errors"]
