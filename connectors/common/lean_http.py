@@ -6,8 +6,9 @@ Why not aiohttp here: its request machinery (router, middlewares, StreamReader, 
 Request and Response objects, a task and a writer per request) costs 140-160 µs of CPU
 for a request that arrives alone, against 36 µs for this server on the same loop, with
 the same do-nothing handler (`bench/bench_webhooks.py`: its "bare" and "bare lean" lines). At 3,000
-webhooks/s that is a third of the core. The other connectors (web chat's WebSockets, the
-gateway, the email connector's HTTP face) stay on aiohttp.
+webhooks/s that is a third of the core. The email connector's HTTP face (/healthz and
+/metrics alone) is served by it too; the web chat (WebSockets) and the gateway stay on
+aiohttp.
 
 What it does, and refuses (each refusal is the connectors' JSON shape, then the
 connection is closed):

@@ -3,7 +3,9 @@
 Every variable is checked here, so a connector that starts has usable settings; a missing
 or invalid one raises `ConfigurationError` naming the variable and what a valid value looks
 like. Passwords are `Secret`s: never printed. IMAP polling is configured only when
-`ACOLHE_EMAIL_IMAP_HOST` is set (offices whose mail arrives by SMTP need none of it).
+`ACOLHE_EMAIL_IMAP_HOST` is set (offices whose mail arrives by SMTP need none of it). The
+connector listens twice: SMTP for the mail (`ACOLHE_EMAIL_SMTP_HOST`, `_PORT`) and HTTP for
+/healthz and /metrics (`ACOLHE_EMAIL_HTTP_HOST`, `_PORT`).
 
 Pure: no I/O.
 """
@@ -24,6 +26,8 @@ from streams.shared.settings import Secret
 
 DEFAULT_SMTP_HOST: Final = "127.0.0.1"
 DEFAULT_SMTP_PORT: Final = 2525
+DEFAULT_HTTP_HOST: Final = "127.0.0.1"
+DEFAULT_HTTP_PORT: Final = 8082  # beside WhatsApp's 8081, the web chat's 8083, the gateway's 8084
 DEFAULT_RELAY_PORT: Final = 587
 DEFAULT_IMAP_FOLDER: Final = "INBOX"
 DEFAULT_POLL_SECONDS: Final = 30
@@ -81,6 +85,10 @@ class EmailSettings:
     default_subject: str = "Atendimento"
     smtp_host: str = DEFAULT_SMTP_HOST
     smtp_port: int = DEFAULT_SMTP_PORT
+    http_host: str = DEFAULT_HTTP_HOST
+    http_port: int = DEFAULT_HTTP_PORT
+    """Where /healthz and Prometheus /metrics are served: the connector's HTTP face, no
+    other route."""
     limits: MailLimits = DEFAULT_LIMITS
     """Per mail: `max_raw_bytes` is also the SIZE the listener advertises and enforces."""
     imap: ImapSettings | None = None
@@ -139,6 +147,13 @@ class EmailSettings:
             raise ConfigurationError(
                 f"ACOLHE_EMAIL_DOMAIN must be a domain such as defensoria.sp.def.br, got {domain!r}"
             )
+        smtp_port = read.port(env, "ACOLHE_EMAIL_SMTP_PORT", DEFAULT_SMTP_PORT)
+        http_port = read.port(env, "ACOLHE_EMAIL_HTTP_PORT", DEFAULT_HTTP_PORT)
+        if http_port and http_port == smtp_port:
+            raise ConfigurationError(
+                f"ACOLHE_EMAIL_HTTP_PORT must differ from ACOLHE_EMAIL_SMTP_PORT ({smtp_port}): "
+                "/healthz and /metrics need a port of their own"
+            )
         limits = MailLimits(
             max_raw_bytes=read.positive_int(
                 env, "ACOLHE_EMAIL_MAX_MESSAGE_BYTES", DEFAULT_LIMITS.max_raw_bytes
@@ -159,7 +174,9 @@ class EmailSettings:
             display_name=env.get("ACOLHE_EMAIL_DISPLAY_NAME", "").strip() or None,
             default_subject=env.get("ACOLHE_EMAIL_DEFAULT_SUBJECT", "").strip() or "Atendimento",
             smtp_host=env.get("ACOLHE_EMAIL_SMTP_HOST", "").strip() or DEFAULT_SMTP_HOST,
-            smtp_port=read.port(env, "ACOLHE_EMAIL_SMTP_PORT", DEFAULT_SMTP_PORT),
+            smtp_port=smtp_port,
+            http_host=env.get("ACOLHE_EMAIL_HTTP_HOST", "").strip() or DEFAULT_HTTP_HOST,
+            http_port=http_port,
             limits=limits,
             imap=_imap(env, mailboxes),
             media_dir=read.directory(env, "ACOLHE_EMAIL_MEDIA_DIR", state_dir / "media"),

@@ -5,13 +5,16 @@ Steps of `serve`, in order:
 2. open Postgres (the connectors' ledger and the IMAP positions, tables created if
    missing) and start the idempotent producer;
 3. run side by side until `stop` is set or one of them fails: the SMTP listener
-   (`smtp_in`), the IMAP poller when ACOLHE_EMAIL_IMAP_HOST is set (`imap_poll`), and the
+   (`smtp_in`), the IMAP poller when ACOLHE_EMAIL_IMAP_HOST is set (`imap_poll`), the
    outbound loop (`Outbound` with the `EmailDeliverer`: MessageSent of the channel out
-   through the relay);
-4. on the way out, in reverse: the listener stops taking connections (a session cut in
-   the middle of DATA got no 250, so its sender retries), the poller finishes its mail in
-   hand, the outbound loop stops consuming (its last batch committed only when delivered),
-   the producer flushes and the pool closes.
+   through the relay), and the HTTP face (`lean_http`: /healthz and Prometheus /metrics,
+   no other route), started last so that /healthz answers only once the listener and
+   the outbound loop are up;
+4. on the way out, in reverse: the HTTP face finishes the requests in flight, the poller
+   finishes its mail in hand, the listener stops taking connections (a session cut in the
+   middle of DATA got no 250, so its sender retries), the outbound loop stops consuming
+   (its last batch committed only when delivered), the producer flushes and the pool
+   closes.
 
 `routes`, `topic`, `ledger_schema` and `email_schema` point the service elsewhere than
 the catalog's topics and the shared schemas (tests, demos).
@@ -25,6 +28,8 @@ from collections.abc import Mapping
 
 from connectors.common.identity import ContactIds
 from connectors.common.inbound import Inbound
+from connectors.common.lean_http import LeanServer, with_health
+from connectors.common.lean_http import serve as serve_http
 from connectors.common.ledger import SCHEMA, Ledger
 from connectors.common.lifecycle import stop_all_on_failure
 from connectors.common.media import FileMediaStore
@@ -105,6 +110,7 @@ async def serve(
                 "service": "email",
                 "host": config.smtp_host,
                 "port": config.smtp_port,
+                "http_port": config.http_port,
                 "mailboxes": len(config.mailboxes),
                 "imap": config.imap is not None,
             },
@@ -116,6 +122,9 @@ async def serve(
                     config.imap, intake, positions, max_message_bytes=config.max_message_bytes
                 )
                 tasks.create_task(stop_all_on_failure(poller.run(stop), stop))
+            face = LeanServer(with_health({}), connector=CHANNEL)
+            http = serve_http(face, config.http_host, config.http_port, stop)
+            tasks.create_task(stop_all_on_failure(http, stop))
             await stop.wait()
     finally:
         if server is not None:

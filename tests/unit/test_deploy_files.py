@@ -5,7 +5,7 @@ so the files are checked as data, against the code: the `acolhe` parser, the var
 settings readers read, the connectors' own settings.
 
 The helpers that read the code (`names_the_code_reads`, `secret_names`, `is_acolhe_command`,
-`connector_listener`, ...) serve tests/unit/test_kubernetes_manifests.py too.
+`connector_listeners`, ...) serve tests/unit/test_kubernetes_manifests.py too.
 """
 
 from __future__ import annotations
@@ -209,11 +209,13 @@ def health_path() -> str:
 
 
 def http_connectors() -> set[str]:
-    """The connectors with an HTTP face (/healthz, /metrics): those that build `base_app`."""
+    """The connectors with an HTTP face (/healthz, /metrics): those that build `base_app`
+    (aiohttp) or serve `with_health` routes (`lean_http`)."""
     return {
         path.parent.name
         for path in (REPO / "connectors").glob("*/*.py")
-        if path.parent.name != "common" and "base_app(" in path.read_text()
+        if path.parent.name != "common"
+        and any(call in path.read_text() for call in ("base_app(", "with_health("))
     }
 
 
@@ -256,23 +258,28 @@ def _default(cls: type, name: str) -> Any:
     return next(f.default for f in dataclasses.fields(cls) if f.name == name)
 
 
-def connector_listener(name: str, env: Mapping[str, str]) -> Listener:
+def connector_listeners(name: str, env: Mapping[str, str]) -> tuple[Listener, ...]:
     """Where connector `name` listens in a container of the image with `env`, as its own
-    settings reader works it out (raising ConfigurationError as the connector would)."""
+    settings reader works it out (raising ConfigurationError as the connector would): one
+    listener per port, the one its probes ask first (the email connector's HTTP face, then
+    its SMTP listener)."""
     settings = Settings.from_env({**dockerfile_env(), **env})
     state = settings.stack.state_dir
     if name == "whatsapp":
         w = WhatsAppSettings.from_env(settings.env, state_dir=state)
-        return Listener(w.host, w.port, _default(WhatsAppSettings, "port"))
+        return (Listener(w.host, w.port, _default(WhatsAppSettings, "port")),)
     if name == "email":
         e = EmailSettings.from_env(settings.env, state_dir=state)
-        return Listener(e.smtp_host, e.smtp_port, _default(EmailSettings, "smtp_port"))
+        return (
+            Listener(e.http_host, e.http_port, _default(EmailSettings, "http_port")),
+            Listener(e.smtp_host, e.smtp_port, _default(EmailSettings, "smtp_port")),
+        )
     if name == "webchat":
         c = WebChatSettings.from_env(settings.env)
-        return Listener(c.host, c.port, _default(WebChatSettings, "port"))
+        return (Listener(c.host, c.port, _default(WebChatSettings, "port")),)
     assert name == "gateway", f"no settings reader known for connector {name}"
     g = GatewaySettings.from_env(settings.env)
-    return Listener(g.host, g.port, _default(GatewaySettings, "port"))
+    return (Listener(g.host, g.port, _default(GatewaySettings, "port")),)
 
 
 def dockerfile() -> list[tuple[str, str]]:
@@ -567,11 +574,13 @@ def test_compose_connectors_listen_where_their_ports_and_healthchecks_point() ->
     assert set(connectors) == set(run_cmd.CONNECTORS)
     for name, service in connectors.items():
         assert name is not None
-        listener = connector_listener(name, _compose_env(service))
-        assert listener.host == "0.0.0.0", f"{name} must listen beyond the container"
-        assert listener.port == listener.default_port
+        listeners = connector_listeners(name, _compose_env(service))
+        listener = listeners[0]  # the one its healthcheck asks
+        for each in listeners:
+            assert each.host == "0.0.0.0", f"{name} must listen beyond the container"
+            assert each.port == each.default_port
         published = {int(str(p).rsplit(":", 1)[1]) for p in service["ports"]}
-        assert published == {listener.port}, name
+        assert published == {each.port for each in listeners}, name
         probe = " ".join(service["healthcheck"]["test"])
         assert re.search(rf"127\.0\.0\.1'?(:|, ){listener.port}\b", probe), probe
         if name in http_connectors():

@@ -22,7 +22,7 @@ from tests.unit.test_deploy_files import (
     DEPLOY,
     MIGRATE,
     compose_stack,
-    connector_listener,
+    connector_listeners,
     connectors_that,
     dockerfile_env,
     health_path,
@@ -258,11 +258,14 @@ def test_connectors_listen_where_their_probes_and_services_point() -> None:
         if name is None:
             continue
         seen.add(name)
-        listener = connector_listener(name, _container_env(container))
-        assert listener.host == "0.0.0.0", f"{name} must listen beyond the pod"
-        assert listener.port == listener.default_port
+        listeners = connector_listeners(name, _container_env(container))
+        listener = listeners[0]  # the one its probes ask
+        for each in listeners:
+            assert each.host == "0.0.0.0", f"{name} must listen beyond the pod"
+            assert each.port == each.default_port
+        ports = {each.port for each in listeners}
         declared = {int(p["containerPort"]) for p in container["ports"]}
-        assert declared == {listener.port}
+        assert declared == ports, name
         assert _probe_ports(container) == {listener.port}, name
         if name in http_connectors():
             for kind in ("readinessProbe", "livenessProbe"):
@@ -273,7 +276,7 @@ def test_connectors_listen_where_their_probes_and_services_point() -> None:
         ]
         assert len(services) == 1, f"{name} needs one Service"
         for port in services[0]["spec"]["ports"]:
-            assert _port_number(container, port["targetPort"]) == listener.port
+            assert _port_number(container, port["targetPort"]) in ports, name
     assert seen == set(run_cmd.CONNECTORS)
 
 

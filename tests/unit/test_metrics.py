@@ -23,6 +23,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.metrics import MetricWrapperBase
 
 import connectors.common.http
+import connectors.common.outbound
 from schemas.codec import Codec, SchemaSet
 from schemas.events import EVENT_TYPES, Priority, SlaMetric
 from streams.cli import projections as projections_cmd
@@ -49,7 +50,7 @@ def defined() -> dict[str, frozenset[str]]:
     """Every series name the registry exposes (suffixes included), with the labels of the
     metrics the code declares (acolhe's, in the modules that define them)."""
     labels: dict[str, frozenset[str]] = {}
-    for module in (metrics, connectors.common.http):
+    for module in (metrics, connectors.common.http, connectors.common.outbound):
         for obj in vars(module).values():
             if isinstance(obj, MetricWrapperBase):
                 labels[obj._name] = frozenset(obj._labelnames)
@@ -323,8 +324,9 @@ def test_compose_processors_and_projectors_serve_metrics_on_loopback() -> None:
 
 
 def test_kubernetes_http_connectors_are_scraped_on_the_port_that_serves_metrics() -> None:
-    # The connectors serve /metrics beside their routes; the 5xx alert needs them scraped.
-    for path in ("whatsapp.yaml", "webchat.yaml", "gateway.yaml"):
+    # The connectors serve /metrics beside their routes (the email connector on an HTTP
+    # face of its own); the 5xx and delivery alerts need them scraped.
+    for path in ("whatsapp.yaml", "email.yaml", "webchat.yaml", "gateway.yaml"):
         for doc in yaml.safe_load_all((DEPLOY / "kubernetes" / path).read_text()):
             if not doc or doc["kind"] != "Deployment":
                 continue

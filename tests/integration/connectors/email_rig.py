@@ -2,7 +2,9 @@
 every event the connector writes or reads), the real Postgres (a fresh schema for the
 ledger and the IMAP positions), the SMTP listener on a free port, a relay stand-in
 (aiosmtpd, recording what it is given and answering as told) and, when asked, the IMAP
-stand-in (`tests/standins/imap.py`).
+stand-in (`tests/standins/imap.py`). `running_service` runs `acolhe run email`'s `serve`
+instead, configured from the environment as an operator does, with its SMTP listener and
+its HTTP face (/healthz, /metrics) on free ports.
 
 SMTP clients are the stdlib's `smtplib`, run in a worker thread, as a sending server would
 talk to the office."""
@@ -12,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import os
 import smtplib
+import socket
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +32,7 @@ from connectors.common.inbound import Inbound
 from connectors.common.ledger import Ledger
 from connectors.common.media import FileMediaStore
 from connectors.common.outbound import Backoff, Outbound
+from connectors.email import service
 from connectors.email.config import EmailSettings, ImapSettings, RelaySettings
 from connectors.email.deliver import EmailDeliverer
 from connectors.email.imap_poll import ImapPoller, Positions
@@ -273,6 +278,87 @@ async def open_rig(
             server.close()
             await server.wait_closed()
             await producer.stop()
+
+
+# --- the service ----------------------------------------------------------------------------
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct ports free on this machine now (all bound at once, then released)."""
+    with ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+
+
+async def accepts(port: int) -> bool:
+    """Whether a TCP connection to the port on this machine is taken."""
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    await writer.wait_closed()
+    return True
+
+
+@dataclass
+class RunningService:
+    settings: Settings
+    """The settings the service was started with (its environment included)."""
+    smtp_port: int
+    http_port: int
+    stop: asyncio.Event
+    task: asyncio.Task[None]
+
+
+def start_service(
+    settings: Settings, contract: Contract, topic: str, schema: str, env: Mapping[str, str]
+) -> RunningService:
+    """`service.serve` in a task, with the test's settings and `env` (the ACOLHE_EMAIL_*
+    variables; the SMTP listener and the HTTP face on free ports unless it names them),
+    every event on `topic`, the ledger and the IMAP positions in `schema`."""
+    smtp_port, http_port = free_ports(2)
+    configured = Settings.from_env(
+        dict(settings.env)
+        | {"ACOLHE_EMAIL_SMTP_PORT": str(smtp_port), "ACOLHE_EMAIL_HTTP_PORT": str(http_port)}
+        | dict(env)
+    )
+    config = EmailSettings.from_env(configured.env, state_dir=configured.stack.state_dir)
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        service.serve(
+            configured,
+            contract,
+            stop,
+            routes=routes(topic),
+            topic=topic,
+            ledger_schema=schema,
+            email_schema=schema,
+            processor=f"connectors.email.service-{time.monotonic_ns()}",
+        )
+    )
+    return RunningService(configured, config.smtp_port, config.http_port, stop, task)
+
+
+@asynccontextmanager
+async def running_service(
+    settings: Settings, contract: Contract, topic: str, schema: str, env: Mapping[str, str]
+) -> AsyncIterator[RunningService]:
+    """`start_service`, yielding once both ports take connections; on the way out it tells
+    the service to stop and waits until it has (a failure of the service is raised)."""
+    running = start_service(settings, contract, topic, schema, env)
+    try:
+        async with asyncio.timeout(WAIT_S):
+            while not (await accepts(running.smtp_port) and await accepts(running.http_port)):
+                assert not running.task.done(), running.task.exception()
+                await asyncio.sleep(0.05)  # polling until the ports open: no signal exists
+        yield running
+    finally:
+        running.stop.set()
+        async with asyncio.timeout(WAIT_S):
+            await running.task
 
 
 # --- SMTP clients ---------------------------------------------------------------------------

@@ -12,19 +12,20 @@ import email
 import email.policy
 import hashlib
 import socket
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiokafka.errors import KafkaConnectionError
 from aiosmtpd.smtp import SMTP
+from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.common.identity import ContactIds
 from connectors.common.inbound import Inbound
-from connectors.email import service, tree
+from connectors.email import tree
 from connectors.email.compose import outbound_message_id
 from connectors.email.mapping import received_event_id
 from connectors.email.quoting import split_reply
@@ -41,12 +42,16 @@ from tests.integration.connectors.email_rig import (
     WAIT_S,
     RelayStandIn,
     Rig,
+    accepts,
     deliver_until,
+    free_ports,
     open_rig,
     routes,
+    running_service,
     send,
     serving,
     smtp_session,
+    start_service,
 )
 from tests.standins.imap import Mailbox, standin_imap
 from tests.unit.connectors.email.helpers import mail_bytes
@@ -509,80 +514,98 @@ async def test_an_unreachable_relay_is_retried_then_the_message_fails_with_why(
 # --- the service ----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 async def test_the_service_takes_mail_polls_imap_delivers_replies_and_stops_when_told(
     settings: Settings, contract: Contract, topic: str, pg_schema: str, tmp_path: Path
 ) -> None:
     relay = RelayStandIn()
-    port = free_port()
     async with (
         serving(lambda: SMTP(relay, hostname="relay.test")) as relay_port,
         standin_imap(Mailbox()) as (box, imap_port),
     ):
         box.put(plain("pela caixa IMAP", message_id="svc-imap@example.com"))
-        env = dict(settings.env) | {
-            "ACOLHE_EMAIL_MAILBOXES": OFFICE,
-            "ACOLHE_EMAIL_SMTP_PORT": str(port),
-            "ACOLHE_EMAIL_RELAY_HOST": "127.0.0.1",
-            "ACOLHE_EMAIL_RELAY_PORT": str(relay_port),
-            "ACOLHE_EMAIL_RELAY_STARTTLS": "false",
+        env = relayed_to(relay_port, tmp_path) | {
             "ACOLHE_EMAIL_IMAP_HOST": "127.0.0.1",
             "ACOLHE_EMAIL_IMAP_PORT": str(imap_port),
             "ACOLHE_EMAIL_IMAP_SSL": "false",
             "ACOLHE_EMAIL_IMAP_USERNAME": "atendimento",
             "ACOLHE_EMAIL_IMAP_PASSWORD": "senha-do-imap",
-            "ACOLHE_EMAIL_MEDIA_DIR": str(tmp_path / "media"),
         }
-        configured = Settings.from_env(env)
-        stop = asyncio.Event()
-        running = asyncio.create_task(
-            service.serve(
-                configured,
-                contract,
-                stop,
-                routes=routes(topic),
-                topic=topic,
-                ledger_schema=pg_schema,
-                email_schema=pg_schema,
-                processor=f"connectors.email.service-{time.monotonic_ns()}",
-            )
-        )
-        async with asyncio.timeout(WAIT_S):
-            while not await _accepts(port):
-                assert not running.done(), running.exception()
-                await asyncio.sleep(0.05)  # polling until the port opens: no signal exists
+        async with running_service(settings, contract, topic, pg_schema, env) as running:
+            port = running.smtp_port
             answer = await send(port, plain("pelo SMTP", message_id="svc-smtp@example.com"))
             assert answer[0] == 250
-            contact = ContactIds(configured.contact_id_key()).contact("email", CITIZEN)
+            contact = ContactIds(running.settings.contact_id_key()).contact("email", CITIZEN)
             await _publish_reply(settings, contract, topic, contact.contact_id, contact.subject_id)
-            while len(await _of(settings, contract, topic)) < 2 or not relay.received:
-                assert not running.done(), running.exception()
-        stop.set()
-        async with asyncio.timeout(WAIT_S):
-            await running
+            async with asyncio.timeout(WAIT_S):
+                while len(await _of(settings, contract, topic)) < 2 or not relay.received:
+                    assert not running.task.done(), running.task.exception()
     received = await _of(settings, contract, topic)
     assert sorted(r["provider_message_id"] for r in received) == [
         "svc-imap@example.com",
         "svc-smtp@example.com",
     ]
     assert relay.received[0].rcpt_tos == [CITIZEN]
-    assert not await _accepts(port)
+    assert not await accepts(port)
+    assert not await accepts(running.http_port)
 
 
-async def _accepts(port: int) -> bool:
-    try:
-        _, writer = await asyncio.open_connection("127.0.0.1", port)
-    except OSError:
-        return False
-    writer.close()
-    await writer.wait_closed()
-    return True
+async def test_the_service_answers_healthz_and_serves_its_metrics_over_http_while_it_runs(
+    settings: Settings, contract: Contract, topic: str, pg_schema: str, tmp_path: Path
+) -> None:
+    relay = RelayStandIn()
+    async with serving(lambda: SMTP(relay, hostname="relay.test")) as relay_port:
+        env = relayed_to(relay_port, tmp_path)
+        async with (
+            running_service(settings, contract, topic, pg_schema, env) as running,
+            aiohttp.ClientSession(f"http://127.0.0.1:{running.http_port}") as http,
+        ):
+            async with http.get("/healthz") as health:
+                assert (health.status, await health.json()) == (200, {"status": "ok"})
+            async with http.get("/webhook") as elsewhere:  # no route but those two
+                assert elsewhere.status == 404
+            async with http.get("/metrics") as metrics:
+                assert metrics.status == 200
+                assert metrics.content_type == "text/plain"
+                text = await metrics.text()
+            # the service's own registry: the 404 it just answered is counted in it
+            (refused,) = [
+                sample.value
+                for family in text_string_to_metric_families(text)
+                for sample in family.samples
+                if sample.name == "acolhe_connector_requests_total"
+                and sample.labels == {"connector": "email", "route": "http", "status": "404"}
+            ]
+            assert refused >= 1
+    assert not await accepts(running.http_port)
+
+
+async def test_the_service_does_not_start_half_up_when_its_http_port_is_taken(
+    settings: Settings, contract: Contract, topic: str, pg_schema: str, tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        (relay_port,) = free_ports(1)
+        env = relayed_to(relay_port, tmp_path)
+        env["ACOLHE_EMAIL_HTTP_PORT"] = str(taken.getsockname()[1])
+        running = start_service(settings, contract, topic, pg_schema, env)
+        with pytest.raises(ExceptionGroup) as failed:  # never told to stop: it stops itself
+            async with asyncio.timeout(WAIT_S):
+                await running.task
+    assert failed.group_contains(OSError)
+    assert not await accepts(running.smtp_port), "the SMTP listener outlived the HTTP face"
+
+
+def relayed_to(relay_port: int, tmp_path: Path) -> dict[str, str]:
+    """The variables of a service for the office's mailbox, replying through the relay
+    stand-in on `relay_port`."""
+    return {
+        "ACOLHE_EMAIL_MAILBOXES": OFFICE,
+        "ACOLHE_EMAIL_RELAY_HOST": "127.0.0.1",
+        "ACOLHE_EMAIL_RELAY_PORT": str(relay_port),
+        "ACOLHE_EMAIL_RELAY_STARTTLS": "false",
+        "ACOLHE_EMAIL_MEDIA_DIR": str(tmp_path / "media"),
+    }
 
 
 async def _publish_reply(

@@ -35,6 +35,7 @@ def test_given_the_minimum_the_settings_have_safe_defaults_and_no_imap() -> None
     assert config.mailboxes == ("atendimento@defensoria.sp.def.br", "triagem@defensoria.sp.def.br")
     assert config.domain == "defensoria.sp.def.br"
     assert (config.smtp_host, config.smtp_port) == ("127.0.0.1", 2525)
+    assert (config.http_host, config.http_port) == ("127.0.0.1", 8082)
     assert (config.relay.port, config.relay.starttls) == (587, True)
     assert config.imap is None
     assert config.media_dir == Path("/tmp/state/media")
@@ -48,6 +49,34 @@ def test_the_smtp_connection_limits_are_read_from_their_variables() -> None:
         ACOLHE_EMAIL_SMTP_MAX_CONNECTIONS=" 40 ", ACOLHE_EMAIL_SMTP_MAX_CONNECTIONS_PER_CLIENT="4"
     )
     assert (config.smtp_max_connections, config.smtp_max_connections_per_client) == (40, 4)
+
+
+def test_the_http_face_listens_where_its_variables_say() -> None:
+    config = read(ACOLHE_EMAIL_HTTP_HOST=" 0.0.0.0 ", ACOLHE_EMAIL_HTTP_PORT="9090")
+    assert (config.http_host, config.http_port) == ("0.0.0.0", 9090)
+    assert (config.smtp_host, config.smtp_port) == ("127.0.0.1", 2525)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"ACOLHE_EMAIL_HTTP_PORT": "http"}, "ACOLHE_EMAIL_HTTP_PORT must be a TCP port number"),
+        ({"ACOLHE_EMAIL_HTTP_PORT": "70000"}, r"ACOLHE_EMAIL_HTTP_PORT .*\(0-65535\), got 70000"),
+        (
+            {"ACOLHE_EMAIL_HTTP_PORT": "2525"},
+            r"ACOLHE_EMAIL_HTTP_PORT must differ from ACOLHE_EMAIL_SMTP_PORT \(2525\)",
+        ),
+        (
+            {"ACOLHE_EMAIL_SMTP_PORT": "8082"},
+            r"ACOLHE_EMAIL_HTTP_PORT must differ from ACOLHE_EMAIL_SMTP_PORT \(8082\)",
+        ),
+    ],
+)
+def test_a_bad_http_port_is_refused_saying_what_a_valid_one_is(
+    env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        read(**env)
 
 
 def test_imap_is_configured_only_with_a_host_and_then_needs_its_login() -> None:
